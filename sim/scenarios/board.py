@@ -30,14 +30,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from controller.errors import AdapterError
 from sim.scenarios import resco
-from sim.scenarios.common import strip_header, sumo_home
+from sim.scenarios.common import error_line, staged, strip_header, sumo_home, sumo_tool, tool_failure
 from sim.scenarios.corpus.build import build as build_corpus_net
 from sim.scenarios.corpus.catalogue import CORPUS
 
@@ -103,11 +102,6 @@ def fuzz_by_name() -> dict[str, FuzzInput]:
     return {f.name: f for f in FUZZ}
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else "no output")
-
-
 def run_tool(what: str, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
     """Run one tool; raises BoardError naming `what` (the input) with the tool's error line when it fails."""
     try:
@@ -117,23 +111,8 @@ def run_tool(what: str, cmd: list[str], cwd: Path | None = None, env: dict[str, 
     except subprocess.TimeoutExpired as e:
         raise BoardError(f"{what}: {Path(cmd[0]).name} gave no answer in {TOOL_TIMEOUT_S} s") from e
     if done.returncode != 0:
-        why = _last_line(done.stderr + "\n" + done.stdout)
+        why = error_line(done.stderr + "\n" + done.stdout)
         raise BoardError(f"{what}: {Path(cmd[0]).name} failed (exit {done.returncode}): {why}")
-
-
-def _staged(final: Path, make: Callable[[Path], None]) -> None:
-    """make(folder) into a temporary sibling of `final`, moved to `final` once whole."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{final.name}-") as tmp:
-        stage = Path(tmp) / final.name
-        make(stage)
-        stage.replace(final)
-
-
-def netconvert() -> str:
-    """The wheel's netconvert beside this interpreter (a venv's bin), else SUMO_HOME's."""
-    here = Path(sys.executable).parent / "netconvert"
-    return str(here if here.exists() else sumo_home() / "bin" / "netconvert")
 
 
 def fuzz_cfg(out: Path, name: str) -> Path:
@@ -153,7 +132,7 @@ def build_fuzz(fz: FuzzInput, out: Path, game: Path | None = None) -> Path:
         net = d / f"{fz.name}.net.xml"
         run_tool(
             f"fuzz input {fz.name}",
-            [netconvert(), "-s", str(game / fz.net), "-o", str(net), "--no-turnarounds", *fz.options],
+            [sumo_tool("netconvert"), "-s", str(game / fz.net), "-o", str(net), "--no-turnarounds", *fz.options],
         )
         strip_header(net)  # netconvert's comment: its time and the paths of this build
         shutil.copyfile(game / fz.routes, d / f"{fz.name}.rou.xml")
@@ -168,7 +147,7 @@ def build_fuzz(fz: FuzzInput, out: Path, game: Path | None = None) -> Path:
 """
         )
 
-    _staged(cfg.parent, make)
+    staged(cfg.parent, make)
     return cfg
 
 
@@ -196,7 +175,7 @@ def build_rilsa(short: str, out: Path) -> Path:
         if not (d / "flows.rou.xml").is_file():
             raise BoardError(f"RiLSA {short} ({RILSA[short]}): makeRoutes.py wrote no flows.rou.xml")
 
-    _staged(cfg.parent, make)
+    staged(cfg.parent, make)
     return cfg
 
 
@@ -214,12 +193,10 @@ def build_corpus(name: str, out: Path) -> Path:
     def make(d: Path) -> None:
         try:
             build_corpus_net(net, d)
-        except SystemExit as e:  # sim.scenarios.common.run: "TOOL failed:\nSTDOUT\nSTDERR"
-            text = str(e.code)
-            tool = Path(text.split(" failed:", 1)[0]).name if " failed:" in text else "a generator"
-            raise BoardError(f"corpus network {name}: {tool} failed: {_last_line(text)}") from e
+        except SystemExit as e:
+            raise BoardError(f"corpus network {name}: {tool_failure(e)}") from e
 
-    _staged(cfg.parent, make)
+    staged(cfg.parent, make)
     return cfg
 
 

@@ -1,6 +1,8 @@
 """What the scenario builders share (seeded, byte-reproducible outputs).
 
 - `sumo_home`, `strip_header` and `write_sumocfg`: used by every build.py (the city's too).
+- `run`, `sumo_tool`, `tool_failure` and `staged`: a tool run, found, its failure in one line, and a
+  folder built whole or not at all (the board's and the messy networks' builders).
 - `RandomScenario` and `main`: the generalisation scenarios (spider, irregular). A netgenerate
   network with every junction signalised by netconvert's own guess, random demand from
   randomTrips (cars and a share of trucks, a peak in the middle of the demand period), and a
@@ -12,9 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +94,38 @@ def run(cmd: list[str], cwd: Path | None = None) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
         sys.exit(f"{cmd[0]} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def sumo_tool(name: str) -> str:
+    """The path of SUMO's binary `name` (netconvert, netgenerate ...): the wheel's beside this interpreter
+    (a venv's bin), else SUMO_HOME's."""
+    here = Path(sys.executable).parent / name
+    return str(here if here.exists() else sumo_home() / "bin" / name)
+
+
+def error_line(text: str) -> str:
+    """A tool's output in one line: its first line starting "Error:", else its last non-blank line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else "no output")
+
+
+def tool_failure(e: SystemExit) -> str:
+    """`run`'s exit ("TOOL failed:\nSTDOUT\nSTDERR") as "TOOL failed: <its error line>" (TOOL's file name;
+    "a generator" for any other exit), for a builder's error that names what it was building."""
+    text = str(e.code)
+    tool = Path(text.split(" failed:", 1)[0]).name if " failed:" in text else "a generator"
+    return f"{tool} failed: {error_line(text)}"
+
+
+def staged(final: Path, make: Callable[[Path], None]) -> None:
+    """make(folder) into a temporary sibling of `final`, moved to `final` once whole (a folder there
+    before, never whole, is replaced): a build that fails leaves nothing at `final`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{final.name}-") as tmp:
+        stage = Path(tmp) / final.name
+        make(stage)
+        shutil.rmtree(final, ignore_errors=True)
+        stage.replace(final)
 
 
 @dataclass(frozen=True)

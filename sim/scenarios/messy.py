@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import shutil
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import AdapterError
-from sim.scenarios.common import run, strip_header, sumo_home
+from sim.scenarios.common import run, staged, strip_header, sumo_tool, tool_failure
 from sim.scenarios.corpus.build import build as build_scenario
 from sim.scenarios.corpus.catalogue import CorpusNet
 from sim.scenarios.corpus.demand import Demand
@@ -57,16 +56,6 @@ class MessyError(AdapterError):
     """A messy network could not be built; the message names it, the tool and the tool's error line."""
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else "no output")
-
-
-def _tool(name: str) -> str:
-    here = Path(sys.executable).parent / name  # the wheel's binaries beside this interpreter (a venv's bin)
-    return str(here if here.exists() else sumo_home() / "bin" / name)
-
-
 # ---------------------------------------------------------------------------------------------- networks
 
 
@@ -77,9 +66,9 @@ def generated(*args: str, then: tuple[str, ...] = ()) -> NetBuilder:
     def build(out_dir: Path, name: str, seed: int) -> tuple[str, ...]:
         net = out_dir / f"{name}.net.xml"
         first = net.with_suffix(".gen.xml") if then else net
-        run([_tool("netgenerate"), *args, "--no-turnarounds", "--seed", str(seed), "-o", str(first)])
+        run([sumo_tool("netgenerate"), *args, "--no-turnarounds", "--seed", str(seed), "-o", str(first)])
         if then:
-            run([_tool("netconvert"), "-s", str(first), *then, "--seed", str(seed), "-o", str(net)])
+            run([sumo_tool("netconvert"), "-s", str(first), *then, "--seed", str(seed), "-o", str(net)])
             first.unlink()
         strip_header(net)
         return ()
@@ -94,7 +83,7 @@ def plain(nodes: str, edges: str, *args: str, connections: str = "") -> NetBuild
         net = out_dir / f"{name}.net.xml"
         with tempfile.TemporaryDirectory() as tmp:
             files = {"node": ("nodes", nodes), "edge": ("edges", edges), "connection": ("connections", connections)}
-            cmd = [_tool("netconvert")]
+            cmd = [sumo_tool("netconvert")]
             for kind, (root, rows) in files.items():
                 if rows:
                     f = Path(tmp) / f"{kind}.xml"
@@ -116,8 +105,8 @@ def linked_left_stops(*args: str) -> NetBuilder:
         net = out_dir / f"{name}.net.xml"
         with tempfile.TemporaryDirectory() as tmp:
             gen = Path(tmp) / "gen.net.xml"
-            run([_tool("netgenerate"), *args, "--no-turnarounds", "--seed", str(seed), "-o", str(gen)])
-            run([_tool("netconvert"), "-s", str(gen), "--plain-output-prefix", str(Path(tmp) / "p")])
+            run([sumo_tool("netgenerate"), *args, "--no-turnarounds", "--seed", str(seed), "-o", str(gen)])
+            run([sumo_tool("netconvert"), "-s", str(gen), "--plain-output-prefix", str(Path(tmp) / "p")])
             tll = Path(tmp) / "p.tll.xml"
             root = ET.parse(tll).getroot()
             extra: dict[str, list[int]] = {}
@@ -135,7 +124,7 @@ def linked_left_stops(*args: str) -> NetBuilder:
             ET.ElementTree(root).write(tll, encoding="unicode")
             run(
                 [
-                    _tool("netconvert"),
+                    sumo_tool("netconvert"),
                     "--sumo-net-file",
                     str(gen),
                     "--tllogic-files",
@@ -711,19 +700,16 @@ def build(net: MessyNet, out: Path) -> Path:
     if cfg.is_file():
         return cfg
     scenario = CorpusNet(net.name, seed_of(net.name), net.exercises, net.network, net.demand, net.extras, 0, DEMAND_S)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out, prefix=f".{net.name}-") as tmp:
-        stage = Path(tmp) / net.name
+
+    def make(d: Path) -> None:
         try:
-            build_scenario(scenario, stage)
-        except SystemExit as e:  # sim.scenarios.common.run: "TOOL failed:\nSTDOUT\nSTDERR"
-            text = str(e.code)
-            tool = Path(text.split(" failed:", 1)[0]).name if " failed:" in text else "a generator"
-            raise MessyError(f"messy network {net.name}: {tool} failed: {_last_line(text)}") from e
+            build_scenario(scenario, d)
+        except SystemExit as e:
+            raise MessyError(f"messy network {net.name}: {tool_failure(e)}") from e
         except (OSError, ValueError, StopIteration, ET.ParseError) as e:
             raise MessyError(f"messy network {net.name}: {type(e).__name__}: {e}") from e
-        shutil.rmtree(cfg.parent, ignore_errors=True)
-        stage.replace(cfg.parent)
+
+    staged(cfg.parent, make)
     return cfg
 
 
