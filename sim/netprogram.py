@@ -442,6 +442,22 @@ class Waut:
         first = min(later, key=lambda k: self.switches[k].at_s)
         return (self.start_program if first == 0 else self.switches[first - 1].program_id), first
 
+    def timetable(self, begin_s: float, end_s: float) -> tuple[tuple[float, str], ...]:
+        """The programs in force over a run from begin_s to end_s: (from_s, program) for the
+        begin's (program_at) and each later change, in time order (program_at's rules: a switch
+        to the program already in force is no change)."""
+        out = [(begin_s, self.program_at(begin_s, begin_s))]
+        times = sorted({s.at_s + k * self.period_s for s in self.switches for k in range(self._periods(end_s))})
+        for t_s in (t for t in times if begin_s < t < end_s):
+            program = self.program_at(begin_s, t_s)
+            if program != out[-1][1]:
+                out.append((t_s, program))
+        return tuple(out)
+
+    def _periods(self, end_s: float) -> int:
+        """How many times the switch list may start over before end_s (1 without a period)."""
+        return 1 if self.period_s <= 0 else int(end_s // self.period_s) + 1
+
     def describe(self) -> str:
         """For messages: WAUT w (file): starts 'p', to 'q' at 300 s."""
         switches = ", ".join(f"to {s.program_id!r} at {s.at_s:g} s" for s in self.switches)

@@ -35,6 +35,7 @@ from sim.field import SumoField, write_detector_file
 from sim.importfiles import ImportResult, NoTrafficLights, read_skipped
 from sim.junction_control import junction_summary
 from sim.netprogram import Waut, additional_programs, waut_schedules
+from sim.netprogram_waut import ProgramInForce, programs_in_force
 from sim.progress import Progress
 from sim.sumo import (
     SumoConfig,
@@ -49,6 +50,7 @@ from sim.sumo import (
     scenario_files_kept,
     start_command,
     start_sumo,
+    sumo_time_s,
     take_option,
 )
 from sim.xmlfiles import open_xml, with_includes
@@ -195,25 +197,70 @@ def modelled_programs(
 
 
 def name_time_of_day_programs(
-    wauts: Mapping[str, Waut], junctions: Mapping[str, Intersection], begin_s: float, modelled: Mapping[str, str]
+    wauts: Mapping[str, Waut],
+    junctions: Mapping[str, Intersection],
+    span_s: tuple[float, float],
+    modelled: Mapping[str, str],
+    in_force: Mapping[str, list[ProgramInForce]],
 ) -> None:
     """Name each controlled light whose program a WAUT switches during the run, with the program
-    its model describes (`modelled`, by light; and with it do no harm's fixed side and the city's
-    cycle and split that webster and schedule start from) through every switch; a hand-back
+    its model describes (`modelled`, by light; and with it do no harm's fixed side, the city's
+    cycle and split that webster and schedule start from and the intergreens the gate keeps)
+    through every switch, and each program the run will see from `span_s`'s begin to its end
+    (`in_force`, by light: its stages, cycle and intergreen beside the model's); a hand-back
     resumes the program in force at that time (sim/field.py), SUMO running the switches as it
     would alone."""
     for tid, waut in wauts.items():
         if tid in junctions:
+            j = junctions[tid]
+            seen = in_force.get(tid, [])
             log.warning(
-                "junction=%s: %s (in force at the begin, %g s: %r); its model, do no harm's fixed side and"
-                " the city's cycle and split the policies start from keep program %s through every switch; a"
+                "junction=%s: %s; the run sees %s; its model (cycle %g s, yellow %g + all-red %g s), do no"
+                " harm's fixed side, the city's cycle and split the policies start from and the intergreens"
+                " the gate keeps are program %s through every switch (one timing per junction); a"
                 " hand-back resumes the program in force at that time",
                 tid,
                 waut.describe(),
-                begin_s,
-                waut.program_at(begin_s, begin_s),
+                _listed([p.describe() for p in seen]) if seen else f"{waut.program_at(span_s[0], span_s[0])!r} first",
+                j.base_cycle_s(),
+                j.yellow_s,
+                j.all_red_s,
                 modelled.get(tid, "the network's last"),
             )
+
+
+def _listed(items: list[str], most: int = 6) -> str:
+    """The first `most` items joined, and how many more."""
+    more = f" and {len(items) - most} more changes" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
+
+
+def _waut_programs(
+    wauts: Mapping[str, Waut],
+    junctions: Mapping[str, Intersection],
+    scfg: SumoConfig,
+    read: list[Path],
+    span_s: tuple[float, float],
+    net: sumolib.net.Net | None,
+) -> dict[str, list[ProgramInForce]]:
+    """By controlled light a WAUT switches, the programs the run from span_s[0] to span_s[1] sees
+    (netprogram_waut.programs_in_force); the network read here when `net` is None."""
+    tables = {tid: w.timetable(*span_s) for tid, w in wauts.items() if tid in junctions}
+    if not tables:
+        return {}
+    net = net if net is not None else _read_net(scfg.net_file)
+    return programs_in_force(net, str(scfg.net_file), read, dict(junctions), tables)
+
+
+def end_s_of(scfg: SumoConfig, user: list[str], begin_s: float) -> float:
+    """The run's end in seconds for the messages on time-of-day programs: the user's `--end`, else the
+    configuration's, else (SUMO runs until the last vehicle) a day after the begin."""
+    value, _ = take_option(user, "--end")
+    try:
+        end_s = scfg.seconds("end") if value is None else sumo_time_s(value)
+    except ValueError:
+        end_s = None
+    return end_s if end_s is not None and end_s > begin_s else begin_s + 86400.0
 
 
 def name_baseline_switched_back(wauts: Mapping[str, Waut], junctions: Mapping[str, Intersection], policy: str) -> None:
@@ -259,7 +306,9 @@ def prepare(req: SimulateRequest, cfg: Config) -> tuple[SumoConfig, dict[str, In
     wauts = waut_schedules(read)
     if wauts:
         modelled = modelled_programs(wauts, read, begin_s, cfg.timing.waut_program_at_begin)
-        name_time_of_day_programs(wauts, junctions, begin_s, modelled)
+        span_s = (begin_s, end_s_of(scfg, user, begin_s))
+        in_force = _waut_programs(wauts, junctions, scfg, read, span_s, net)
+        name_time_of_day_programs(wauts, junctions, span_s, modelled, in_force)
         if req.policy in FIELD_POLICIES:
             name_baseline_switched_back(wauts, junctions, req.policy)
     extra = [write_detector_file(junctions, out / "detectors.add.xml", cfg.detectors.loop_length_m)]

@@ -84,6 +84,8 @@ def test_program_at_is_the_program_sumo_runs(cross, tmp_path, shape, begin_s):
     expected = [waut.program_at(begin_s, float(t - 1)) for t in range(int(begin_s) + 1, END_S)]
     assert ran == expected
     assert len(set(ran)) == 2 or begin_s > 0  # from 0 every shape runs both programs (the check is not vacuous)
+    changes = [(begin_s, ran[0])] + [(begin_s + i, p) for i, p in enumerate(ran) if i and p != ran[i - 1]]
+    assert list(waut.timetable(begin_s, END_S - 1.0)) == changes  # the run's programs and when each takes over
 
 
 def test_a_hand_back_resumes_the_program_in_force_then(cross, tmp_path):

@@ -1,0 +1,75 @@
+"""What a junction model keeps of the programs a `<WAUT>` puts in force during a run (docs/import.md,
+"Time-of-day programs"): the model describes one program, so each program the run will see is set beside
+it (its stages, cycle and intergreen), for the message `simulate` gives at start. Offline: sumolib's
+network and the additional files SUMO loads, no SUMO process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sumolib
+
+from controller.model import GREEN, Intersection
+from sim import netprogram, netstages
+
+
+@dataclass(frozen=True)
+class ProgramInForce:
+    """One program of a light's timetable (Waut.timetable) as the import would read it."""
+
+    from_s: float
+    program_id: str
+    readable: str  # "" when read; else why not (SUMO's `off`, not a program the junction model can take)
+    same_stages: bool = False  # its green stages are the model's (the same green links, in any order)
+    cycle_s: float = 0.0
+    yellow_s: float = 0.0
+    all_red_s: float = 0.0
+
+    def describe(self) -> str:
+        """For messages: 'static' from 300 s (the model's stages, cycle 90 s, yellow 3 + all-red 0 s)."""
+        head = f"{self.program_id!r} from {self.from_s:g} s"
+        if self.readable:
+            return f"{head} ({self.readable})"
+        stages = "the model's stages" if self.same_stages else "other stages than the model's"
+        return f"{head} ({stages}, cycle {self.cycle_s:g} s, yellow {self.yellow_s:g} + all-red {self.all_red_s:g} s)"
+
+
+def programs_in_force(
+    net: sumolib.net.Net,
+    net_path: str,
+    files: list[Path],
+    junctions: dict[str, Intersection],
+    timetables: dict[str, tuple[tuple[float, str], ...]],
+) -> dict[str, list[ProgramInForce]]:
+    """By light of `timetables` (Waut.timetable: (from_s, program id)) that `junctions` models, each program
+    of its timetable set beside its model: read as the import reads a program (netstages.checked_stage_plan),
+    its green stages compared with the model's phases as sets of green links."""
+    nema = netprogram.NemaLogics(net_path)  # the network's NEMA programs, read once for every light
+    lights = {tl.getID() for tl in net.getTrafficLights()}
+    out = {}
+    for tid, timetable in timetables.items():
+        if tid in junctions and tid in lights:
+            model = {p.green_links() for p in junctions[tid].phases}
+            out[tid] = [_in_force(net.getTLS(tid), net_path, files, nema, model, at) for at in timetable]
+    return out
+
+
+def _in_force(
+    tl: sumolib.net.TLS,
+    net_path: str,
+    files: list[Path],
+    nema: netprogram.NemaLogics,
+    model: set[frozenset[int]],
+    at: tuple[float, str],
+) -> ProgramInForce:
+    from_s, program_id = at
+    program = netprogram.program_named(tl, net_path, files, program_id, nema)
+    if program is None:
+        return ProgramInForce(from_s, program_id, "no such program: SUMO's 'off', no signal shown")
+    try:
+        plan, _ = netstages.checked_stage_plan(tl, program)
+    except netstages.NotControllable as exc:
+        return ProgramInForce(from_s, program_id, f"not a program the model can take: {exc}")
+    stages = {frozenset(i for i, c in enumerate(st.state) if c in GREEN) for st in plan.stages}
+    return ProgramInForce(from_s, program_id, "", stages == model, plan.cycle_s, plan.yellow_s, plan.all_red_s)
