@@ -128,8 +128,7 @@ def _served_core(
     """The core over the junctions the service can serve, and the ones it cannot (junction id ->
     why), each named in a warning: a junction with a stage its roadside's program never shows
     (`programs`: junction id -> the signal states of that program's phases; stagecheck.py), then
-    one `policy` refuses. A served junction the policy leaves on its own program at first, watching it
-    (Policy.watches_first), is named in a warning too."""
+    one `policy` refuses. What the policy says of the junctions it serves follows (_warn_in_force)."""
     refused = {jid: why for jid, j in junctions.items() if (why := _unshown_stage(j, programs.get(jid, ())))}
     for jid, why in refused.items():
         log.warning("junction=%s cannot be served: %s: it stays on its own program", jid, why)
@@ -139,11 +138,19 @@ def _served_core(
     for jid, why in by_policy.items():
         log.warning("policy=%s refuses junction=%s reason=%s: it stays on its own program", chosen.name, jid, why)
     refused.update(by_policy)
-    for jid, lay in layouts.items():
-        if jid not in refused and (why := chosen.watches_first(lay)):
+    served = {jid: lay for jid, lay in layouts.items() if jid not in refused}
+    _warn_in_force(served, chosen)
+    return Core(served, chosen, cfg), refused
+
+
+def _warn_in_force(served: Mapping[str, Layout], chosen: Policy) -> None:
+    """What the service says of a policy as it goes in force at the junctions it serves, at start and at a
+    switch (ControllerService.set_policy): the junctions it watches on their own program first
+    (Policy.watches_first), then the movements without `yields_to` it would read (_warn_unknown_yields)."""
+    for jid, lay in served.items():
+        if why := chosen.watches_first(lay):
             log.warning("policy=%s watches junction=%s on its own program first: %s", chosen.name, jid, why)
-    _warn_unknown_yields({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen)
-    return Core({jid: lay for jid, lay in layouts.items() if jid not in refused}, chosen, cfg), refused
+    _warn_unknown_yields(served, chosen)
 
 
 def _warn_unknown_yields(served: Mapping[str, Layout], chosen: Policy) -> None:
@@ -385,7 +392,8 @@ class ControllerService:
         """Run policy `name` with `cfg` (its parameters) from the next tick on, at every junction
         the service serves. ValueError for an unknown policy or one that cannot serve one of them
         (nothing changes then). Estimates, commands in force and do-no-harm states are kept;
-        each junction's policy state starts afresh."""
+        each junction's policy state starts afresh. As it goes in force, the service says of it what
+        it says at start (_warn_in_force), once."""
         chosen = make_policy(name, cfg)
         refused = {jid: why for jid, lay in self.core.layouts.items() if (why := chosen.cannot_serve(lay))}
         if refused:
@@ -399,7 +407,8 @@ class ControllerService:
         assert self._policy_due is not None
         name, cfg = self._policy_due
         self._policy_due = None
-        core = Core(self.core.layouts, make_policy(name, cfg), cfg)
+        chosen = make_policy(name, cfg)
+        core = Core(self.core.layouts, chosen, cfg)
         fresh = core.initial_state(now_s)
         junctions = {
             jid: replace(js, policy_state=fresh.junctions[jid].policy_state, own_wish=None)
@@ -409,6 +418,7 @@ class ControllerService:
         self.core, self.cfg = core, cfg
         self.state = replace(self.state, junctions=junctions, links=links, advice={}, advice_t_s=float("-inf"))
         log.warning("policy=%s in force from t=%.0f", name, now_s)
+        _warn_in_force(core.layouts, chosen)
         if not core.silent:
             return ()
         held = set(self.desk.active) if self.desk is not None else set()
