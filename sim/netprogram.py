@@ -502,11 +502,21 @@ def waut_schedules(files: list[Path]) -> dict[str, Waut]:
     return out
 
 
-def program_named(tl: TLS, net_path: str, files: list[Path], program_id: str, nema: NemaLogics) -> Program | None:
+AdditionalRead = tuple[dict[str, Program], dict[tuple[str, str], Program], dict[tuple[str, str], float]]
+
+
+def read_additional(files: list[Path]) -> AdditionalRead:
+    """The programs of the additional files, read once for several program_named calls (_read_additional)."""
+    return _read_additional(files)
+
+
+def program_named(
+    tl: TLS, net_path: str, files: list[Path], program_id: str, nema: NemaLogics, read: AdditionalRead | None = None
+) -> Program | None:
     """A sumolib TLS's program `program_id` as SUMO loads it: the last tlLogic of that id in the
     additional files, else the network's (with an offset the files set on it); None when neither
-    has it (SUMO's own 'off'). `nema`: as net_program's."""
-    _, loaded, net_offsets = _read_additional(files)
+    has it (SUMO's own 'off'). `nema`: as net_program's; `read`: the files' read_additional, else read here."""
+    _, loaded, net_offsets = read if read is not None else _read_additional(files)
     if (tl.getID(), program_id) in loaded:
         return loaded[(tl.getID(), program_id)]
     if program_id not in tl.getPrograms():

@@ -45,31 +45,38 @@ def programs_in_force(
     """By light of `timetables` (Waut.timetable: (from_s, program id)) that `junctions` models, each program
     of its timetable set beside its model: read as the import reads a program (netstages.checked_stage_plan),
     its green stages compared with the model's phases as sets of green links."""
-    nema = netprogram.NemaLogics(net_path)  # the network's NEMA programs, read once for every light
     lights = {tl.getID() for tl in net.getTrafficLights()}
+    if not any(tid in junctions and tid in lights for tid in timetables):
+        return {}
+    # the network's NEMA programs and the files' programs, read once for every light
+    sources = _Sources(net_path, files, netprogram.NemaLogics(net_path), netprogram.read_additional(files))
     out = {}
     for tid, timetable in timetables.items():
         if tid in junctions and tid in lights:
             model = {p.green_links() for p in junctions[tid].phases}
-            out[tid] = [_in_force(net.getTLS(tid), net_path, files, nema, model, at) for at in timetable]
+            out[tid] = [_in_force(net.getTLS(tid), sources, model, at) for at in timetable]
     return out
 
 
-def _in_force(
-    tl: sumolib.net.TLS,
-    net_path: str,
-    files: list[Path],
-    nema: netprogram.NemaLogics,
-    model: set[frozenset[int]],
-    at: tuple[float, str],
-) -> ProgramInForce:
+@dataclass(frozen=True)
+class _Sources:
+    net_path: str
+    files: list[Path]
+    nema: netprogram.NemaLogics
+    read: netprogram.AdditionalRead
+
+
+def _in_force(tl: sumolib.net.TLS, src: _Sources, model: set[frozenset[int]], at: tuple[float, str]) -> ProgramInForce:
+    """One program of the timetable beside the model; never an error (the message only names it)."""
     from_s, program_id = at
-    program = netprogram.program_named(tl, net_path, files, program_id, nema)
-    if program is None:
-        return ProgramInForce(from_s, program_id, "no such program: SUMO's 'off', no signal shown")
     try:
+        program = netprogram.program_named(tl, src.net_path, src.files, program_id, src.nema, src.read)
+        if program is None:
+            return ProgramInForce(from_s, program_id, "no such program: SUMO's 'off', no signal shown")
         plan, _ = netstages.checked_stage_plan(tl, program)
     except netstages.NotControllable as exc:
         return ProgramInForce(from_s, program_id, f"not a program the model can take: {exc}")
+    except Exception as exc:  # a message never stops a run: the import and SUMO report the file's errors
+        return ProgramInForce(from_s, program_id, f"not read: {type(exc).__name__}: {exc}")
     stages = {frozenset(i for i, c in enumerate(st.state) if c in GREEN) for st in plan.stages}
     return ProgramInForce(from_s, program_id, "", stages == model, plan.cycle_s, plan.yellow_s, plan.all_red_s)

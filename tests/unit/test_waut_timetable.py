@@ -43,7 +43,8 @@ def test_the_timetable_lists_the_begin_s_program_and_each_later_change():
 def test_the_start_names_each_program_the_run_sees_beside_the_model(tmp_path, caplog):
     """One line per light a WAUT switches: each program the run sees and from when, with its cycle and
     intergreen beside the model's (one timing per junction: the model cannot follow a switch), and a
-    program SUMO has no logic for (`off`) named as such. Before: the WAUT's switches alone."""
+    program SUMO has no logic for (`off`) or the model could not take (one green stage) named as such. Before:
+    the WAUT's switches alone."""
     import logging
 
     from controller.config import Config
@@ -56,13 +57,16 @@ def test_the_start_names_each_program_the_run_sees_beside_the_model(tmp_path, ca
     tid = tl.getID()
     phases = [(float(p.duration), p.state) for p in tl.getPrograms()["0"].getPhases()]
     evening = [(d + 20.0 if "G" in s and "y" not in s else d, s) for d, s in phases]  # every green 20 s longer
+    n_links = len(phases[0][1])
+    one = tl_logic(tid, "one", [(30.0, "G" * n_links), (3.0, "y" * n_links)])  # one stage: nothing to switch between
     waut = (
         '<WAUT id="w" refTime="0" startProg="0"><wautSwitch time="100" to="evening"/><wautSwitch time="200" to="off"/>'
+        '<wautSwitch time="250" to="one"/>'
     )
     add = additional(
         tmp_path,
         "w.add.xml",
-        f'{tl_logic(tid, "evening", evening)}\n{waut}</WAUT><wautJunction wautID="w" junctionID="{tid}"/>',
+        f'{one}\n{tl_logic(tid, "evening", evening)}\n{waut}</WAUT><wautJunction wautID="w" junctionID="{tid}"/>',
     )
     sumocfg = tmp_path / "w.sumocfg"
     sumocfg.write_text(f'<c><net value="{net.name}"/><additional value="{add.name}"/></c>')
@@ -75,5 +79,6 @@ def test_the_start_names_each_program_the_run_sees_beside_the_model(tmp_path, ca
     assert f"the run sees '0' from 0 s (the model's stages, cycle {cycle_s:g} s, yellow" in named[0]
     assert f"'evening' from 100 s (the model's stages, cycle {cycle_s + 40:g} s, yellow" in named[0]
     assert "'off' from 200 s (no such program: SUMO's 'off', no signal shown)" in named[0]
+    assert "'one' from 250 s (not a program the model can take: program 'one'" in named[0]
     assert f"its model (cycle {j.base_cycle_s():g} s, yellow {j.yellow_s:g} + all-red {j.all_red_s:g} s)" in named[0]
     assert "program 'evening' (loaded last)" in named[0]
