@@ -3,9 +3,11 @@ failure in one line, and a folder built whole or not at all."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from sim.scenarios.common import error_line, staged, tool_failure
+from sim.scenarios.common import error_line, staged, sumo_home, sumo_tool, tool_failure
 
 
 def test_a_run_failure_reads_as_the_tools_name_and_its_error_line():
@@ -41,3 +43,12 @@ def test_a_failing_build_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="the tool failed"):
         staged(final, make)
     assert list(final.parent.iterdir()) == []
+
+
+def test_a_tool_beside_the_interpreter_is_taken_before_sumo_homes(tmp_path, monkeypatch):
+    """The wheel puts SUMO's binaries in the venv's bin, beside the interpreter: sumo_tool takes that one; a tool
+    not there comes from SUMO_HOME's bin."""
+    (tmp_path / "netconvert").write_text("")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert sumo_tool("netconvert") == str(tmp_path / "netconvert")
+    assert sumo_tool("netgenerate") == str(sumo_home() / "bin" / "netgenerate")
