@@ -325,7 +325,7 @@ class MqttClient:
         c.on_connect_fail = self._handle_connect_fail
         c.on_subscribe = self._handle_subscribe
         # paho's packet reader buffered, a QoS 0 or 1 PUBLISH handed on at once without paho's MQTTMessage (exact)
-        paho_read.install(c, raw=self._handle_raw)
+        paho_read.install(c, raw=self._handle_raw, acked=self._handle_acked)
         paho_acks.install(c)  # no walk of the messages in flight after an ack when none is queued (exact)
         self._client = c
 
@@ -701,8 +701,12 @@ class MqttClient:
     def _handle_publish(
         self, client: mqtt.Client, userdata: object, mid: int, reason_code: ReasonCode | None, properties: object
     ) -> None:
+        self._handle_acked(mid, reason_code.value if reason_code is not None else 0)
+
+    def _handle_acked(self, mid: int, code: int) -> None:
+        """_handle_publish for a PUBACK of paho_read's fast path: its message id and its reason code's value."""
         with self._acks_cv:
-            self.acks[mid] = reason_code.value if reason_code is not None else 0
+            self.acks[mid] = code
             if len(self.acks) > 10000:  # keep the newest only; callers wait for fresh mids
                 for old in list(self.acks)[:5000]:
                     del self.acks[old]

@@ -34,6 +34,15 @@ message's; its flags (retain, dup, QoS, mid) are not handed on (building an MQTT
 MQTTMessageInfo with a Condition and a Properties, and decoding the topic, was most of a
 subscriber's network thread's work per detector message: BENCHMARKS.md).
 
+A client may also be given an acknowledgement handler (`install(client, raw, acked)`, MqttClient
+does): then a PUBACK of the common form (its message id alone; with MQTT 5 also a reason code paho
+reads, and at most an empty property list) for a message the client still keeps is handled as paho's
+handler does it, except that acked(mid, the reason code's value) is called where paho calls
+on_publish with a ReasonCode and a Properties it builds for each (two ReasonCodes and a Properties
+per PUBACK in paho's decoder: most of a controller's network thread's work per QoS 1 plan,
+BENCHMARKS.md); the message is then dropped, marked published and its place in flight given back,
+paho's walk of the queued messages run, as paho does. Any other PUBACK goes to paho's handler.
+
 What changes is only when the reads happen: a burst is handled in one call, and the time of the
 last bytes received (the keepalive's) is taken once per `recv`, not once per packet. With paho's
 logging on (`on_log` or `enable_logger`) every packet goes through paho's handler (its debug lines
@@ -55,6 +64,7 @@ from paho.mqtt.client import MQTTMessage, MQTTMessageInfo, MQTTv5
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from controller.adapters.paho_lean import EXACT_FOR
 
@@ -64,8 +74,27 @@ _SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
 _AGAIN = MQTTErrorCode.MQTT_ERR_AGAIN
 _CONN_LOST = MQTTErrorCode.MQTT_ERR_CONN_LOST
 _PROTOCOL = MQTTErrorCode.MQTT_ERR_PROTOCOL
+_PUBACK = 0x40
 _new_message = object.__new__
 RawHandler = Callable[[bytes, bytes], None]  # (topic's bytes, payload): a PUBLISH without its MQTTMessage
+AckHandler = Callable[[int, int], None]  # (message id, reason code's value): a PUBACK without its objects
+
+
+def _puback_values() -> dict[int, int]:
+    """Reason code byte -> the value paho's decoder gives a PUBACK carrying it (ReasonCode.unpack), for every
+    byte paho reads without error in a PUBACK; the others are left to paho's handler."""
+    values = {}
+    for byte in range(256):
+        code = ReasonCode(PacketTypes.PUBACK)
+        try:
+            code.unpack(bytes([byte]))
+        except (KeyError, ValueError):
+            continue
+        values[byte] = code.value
+    return values
+
+
+_PUBACK_VALUES = _puback_values()
 
 
 def _empty_in_packet() -> Any:
@@ -87,14 +116,16 @@ def exact_here() -> bool:
     return str(getattr(paho.mqtt, "__version__", "")).startswith(EXACT_FOR)
 
 
-def install(client: paho_client.Client, raw: RawHandler | None = None) -> bool:
+def install(client: paho_client.Client, raw: RawHandler | None = None, acked: AckHandler | None = None) -> bool:
     """The client reads with lean_packet_read from now on (idempotent); raw: its fast path's
     PUBLISHes go to raw(topic's bytes, payload) instead of on_message (the module's docstring),
-    None: to on_message. Only on a paho release of EXACT_FOR: elsewhere nothing changes (and
-    on_message gets every message). Returns whether it is installed."""
+    None: to on_message; acked: its fast path's PUBACKs call acked(mid, reason code's value) instead of
+    on_publish (the module's docstring), None: every PUBACK read by paho's handler. Only on a paho release of
+    EXACT_FOR: elsewhere nothing changes (and on_message gets every message). Returns whether it is installed."""
     if not exact_here():
         return False
     client._lean_raw = raw  # type: ignore[attr-defined]
+    client._lean_acked = acked  # type: ignore[attr-defined]
     if getattr(client, "_lean_read", False):
         return True
     client._lean_buf = b""  # type: ignore[attr-defined]  # bytes read and not yet handled
@@ -158,6 +189,7 @@ def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
     end, pos, rc = len(buf), 0, _SUCCESS
     fast = self.on_log is None and self._logger is None
     v5 = self._protocol == MQTTv5
+    acked = self._lean_acked if fast else None  # type: ignore[attr-defined]
     try:
         while end - pos >= 2:
             head = _header(buf, pos, end)
@@ -171,7 +203,7 @@ def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
                 break
             command = buf[pos]
             pos = stop
-            done = _fast_publish(self, command, buf, start, stop, v5) if fast and command & 0xF4 == _PUBLISH else None
+            done = _fast(self, command, buf, start, stop, v5, acked) if fast else None
             rc = _handle(self, command, buf[start:stop], length, mult, count) if done is None else done
             if rc > 0:  # the caller drops the connection
                 break
@@ -181,6 +213,18 @@ def lean_packet_read(self: paho_client.Client) -> MQTTErrorCode:
     finally:  # what is left, also when a callback raised (paho's suppress_exceptions off)
         self._lean_buf = buf[pos:] if self._sock is sock else b""  # type: ignore[attr-defined]
     return rc
+
+
+def _fast(
+    self: paho_client.Client, command: int, buf: bytes, start: int, stop: int, v5: bool, acked: AckHandler | None
+) -> MQTTErrorCode | None:
+    """The packet at buf[start:stop] on a fast path (a QoS 0 or 1 PUBLISH; a PUBACK, given `acked`): what paho's
+    handler returns; None, having done nothing, for any other (paho's handler reads it)."""
+    if command & 0xF4 == _PUBLISH:
+        return _fast_publish(self, command, buf, start, stop, v5)
+    if command == _PUBACK and acked is not None:
+        return _fast_puback(self, acked, buf, start, stop - start, v5)
+    return None
 
 
 def _handle(
@@ -239,6 +283,47 @@ def _fast_publish(
     if not qos or self._manual_ack:
         return _SUCCESS
     return self._send_puback(mid)
+
+
+def _fast_puback(
+    self: paho_client.Client, acked: AckHandler, buf: bytes, start: int, length: int, v5: bool
+) -> MQTTErrorCode | None:
+    """A PUBACK (command 0x40) handled as paho's _handle_pubackcomp and _do_on_publish handle it, when it
+    is of the common form: its message id alone, or with MQTT 5 also a reason code paho reads (and at most
+    an empty property list: its length byte 0). Its message still kept (`_out_messages`): acked(mid, the
+    reason code's value) where paho calls on_publish with a ReasonCode and a Properties (under its locks,
+    its error logged and raised unless `suppress_exceptions`), then the message dropped, its info marked
+    published, its in-flight count taken back and paho's walk of the queued messages (`_update_inflight`),
+    as paho does; for a message no longer kept nothing. Returns what paho's handler returns; None, having
+    done nothing, for any other form (paho's handler reads it). A controller's plans are QoS 1, one PUBACK
+    each: paho's decoder built two ReasonCodes and a Properties for each (BENCHMARKS.md, issue 12)."""
+    if length == 2:
+        value = 0
+    elif not v5 or length > 4 or (length == 4 and buf[start + 3] != 0):
+        return None
+    else:
+        got = _PUBACK_VALUES.get(buf[start + 2])
+        if got is None:
+            return None
+        value = got
+    mid = (buf[start] << 8) | buf[start + 1]
+    with self._out_message_mutex:
+        if mid not in self._out_messages:
+            return _SUCCESS
+        with self._in_callback_mutex:
+            try:
+                acked(mid, value)
+            except Exception as err:
+                self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in on_publish: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+        message = self._out_messages.pop(mid)
+        message.info._set_as_published()
+        if message.qos > 0:
+            self._inflight_messages -= 1
+            if self._max_inflight_messages > 0:
+                return self._update_inflight()
+    return _SUCCESS
 
 
 def _message(
