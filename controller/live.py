@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -392,6 +392,7 @@ class ServiceNode:
     table_in_idle_time = True  # False: the table built at once even after gather (a taken region's node: takeover.py)
     gc_in_idle_time = True  # False: the garbage collector as CPython runs it, in the ticks too (IdleCollector)
     serving = False  # its heartbeat says "online" (start(serving=True), or the first tick's heartbeat)
+    _held: AbstractContextManager[None] | None = None  # a tick's plans' wakes held (_publish_plan)
 
     def __init__(
         self,
@@ -426,6 +427,7 @@ class ServiceNode:
         try:
             hooks: dict[str, Any] = {"metrics": metrics, "archive": archive, "desk": self.desk, "recent": recent}
             hooks |= {"programs": programs, "start_s": start_s, "defer": tail.submit if tail is not None else None}
+            hooks["handed_over"] = self._plans_out
             hooks |= _trust_kwargs(trust)
             hooks["observed"] = set(junctions) - set(owned) if owned is not None else ()
             self.service = ControllerService(junctions, cfg, self.policy, publish=self._publish_plan, **hooks)
@@ -434,6 +436,7 @@ class ServiceNode:
         self._started(trust, start_s)
         self._junction_of_level = {topic_level(j): j for j in junctions}
         self._topic_routes = feed_routes(self.topics, junctions)  # the network thread's look-up (_on_raw)
+        self._plan_topics: dict[str, str] = {}  # junction -> its plan topic, as each is first published
         self.lockstep, self.region = lockstep, region
         # lockstep: the field's packed seconds; a region's node reads its region's pack alone (sim/mqtt_run.py)
         self._packed_topic = self.topics.packed_detectors if region is None else self.topics.packed_detectors_of(region)
@@ -766,7 +769,10 @@ class ServiceNode:
         self.sent = []
         answered = self.desk.answers_total if self.desk is not None else 0
         self._take_overrides(now_s)
-        self.service.tick(now_s)
+        try:
+            self.service.tick(now_s)
+        finally:
+            self._plans_out()  # (done already, unless the tick raised between its plans)
         if self.desk is not None and self.desk.answers_total != answered:  # consoles see an override at once
             self._publish_table()
         if self.ops_metrics is not None:
@@ -788,8 +794,22 @@ class ServiceNode:
             )
 
     def _publish_plan(self, cmd: Command, payload: bytes) -> None:
-        self.client.publish(self.topics.plan(cmd.junction), payload, qos=1)
+        if self._held is None:  # a tick's first plan: its plans wake the network thread once, after the last
+            self._held = self.client.held_wakes()
+            self._held.__enter__()
+        topic = self._plan_topics.get(cmd.junction)
+        if topic is None:
+            topic = self._plan_topics[cmd.junction] = self.topics.plan(cmd.junction)
+        self.client.publish(topic, payload, qos=1)
         self.sent.append((cmd.junction, cmd.seq))
+
+    def _plans_out(self) -> None:
+        """The tick's plans all published (ControllerService's handed_over): the network thread woken once for them
+        (MqttClient.held_wakes, from the tick's first plan: the same packets in the same order, one wake-up of
+        paho's network thread for the tick, not one a plan: BENCHMARKS.md, issue 12, S session 63)."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
     # -- operators ------------------------------------------------------------------------
     def _take_overrides(self, now_s: float) -> None:

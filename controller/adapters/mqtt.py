@@ -347,6 +347,7 @@ class MqttClient:
         else:  # MQTT 3.1.1: clean_session was set on the client; the broker decides the expiry
             self._client.connect_async(s.host, s.port, keepalive=keepalive)
         if pump is None:
+            paho_write.install(self._client, None)  # the network thread writes its queue in one send (exact)
             self._client.loop_start()
         else:
             missing = burst_read_missing(self._client)
@@ -557,6 +558,11 @@ class MqttClient:
                 mqtt.error_string(info.rc),
             )
         return info.mid
+
+    def held_wakes(self) -> contextlib.AbstractContextManager[None]:
+        """Within, the packets this thread publishes wake the network thread once, at the end, not once each
+        (paho_write.held_wakes: the same packets in the same order); a pumped client as it is."""
+        return paho_write.held_wakes(self._client)
 
     def wait_ack(self, mid: int, timeout_s: float = 5.0) -> int | None:
         """PUBACK reason code of a QoS 1 publish (0 = accepted, 135 = not authorised), or None."""

@@ -9,7 +9,7 @@ the broker: about 21,000 of them in a city run of 900 s (BENCHMARKS.md, issue 12
 
 `install(client)` does two things, on the paho releases this was read against only (EXACT_FOR, 2.2:
 `_packet_queue`, `_packet_write`, `_sock_send`; elsewhere the client keeps paho's writer):
-- it registers `on_socket_register_write` (paho's public hook for an external event loop): paho then
+- for a pumped client it registers `on_socket_register_write` (paho's public hook for an external event loop): paho then
   queues each packet instead of writing it at once, and calls the hook when a packet comes to an
   empty queue; the pump writes such a connection's queue at the start of its next round (and, as
   before, after a read, and when its poll finds the socket writable while bytes still wait);
@@ -22,6 +22,12 @@ the broker: about 21,000 of them in a city run of 900 s (BENCHMARKS.md, issue 12
   queue, as after a full socket, and so does any packet queued after the gathering. A `send` that
   fails or would block fails for the first packet, as paho's own first `send` would.
 
+A client with its own network thread (`install(client, None)`: every MqttClient without a pump) already
+has each packet queued and its thread woken to write the queue; only the writer is replaced, so a
+live controller's tick of plans (QoS 1, published one after another by the tick's thread) goes out in
+a few sends, not one each (BENCHMARKS.md, issue 12, S session 63). The walk takes a copy of the queue
+(made in C, whole), since the publishing thread may queue more meanwhile: those wait for the next write.
+
 What changes is only when the bytes are written and in how many calls: the same bytes in the same
 order on each connection, each packet's completion handled by paho. A message reaches the broker
 when its thread next runs the pump, not when it is published.
@@ -29,8 +35,9 @@ when its thread next runs the pump, not when it is published.
 
 from __future__ import annotations
 
+import contextlib
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from paho.mqtt import client as paho_client
 from paho.mqtt.enums import MQTTErrorCode
@@ -43,17 +50,20 @@ _paho_write = paho_client.Client._packet_write
 _paho_send = paho_client.Client._sock_send
 
 
-def install(client: paho_client.Client, queued: Callable[[], None]) -> bool:
-    """The client queues its packets and writes each queue in one `send` from now on (idempotent):
-    for a client served by a pump only (the pump writes the queue; a client with a network thread
-    or none must not be given this). queued(): called when a packet is queued on an empty queue
-    (paho's hook), so that the pump writes it in its next round. Only on a paho release of
-    EXACT_FOR: elsewhere nothing changes. Returns whether it is installed."""
+def install(client: paho_client.Client, queued: Callable[[], None] | None) -> bool:
+    """The client writes each queue in one `send` from now on (idempotent). queued: for a client
+    served by a pump (the pump writes the queue; a client without a network thread or a pump must not
+    be given this): it queues its packets, and queued() is called when a packet is queued on an
+    empty queue (paho's hook), so that the pump writes it in its next round. None: for a client with
+    its own network thread (paho's loop_start), which queues every packet anyway and writes the queue
+    when woken: only the writer is replaced. Only on a paho release of EXACT_FOR: elsewhere nothing
+    changes. Returns whether it is installed."""
     if not exact_here():
         return False
     if getattr(client, "_gathered", False):
         return True
-    client.on_socket_register_write = lambda _client, _userdata, _sock: queued()
+    if queued is not None:
+        client.on_socket_register_write = lambda _client, _userdata, _sock: queued()
     client._packet_write = types.MethodType(gathered_packet_write, client)  # type: ignore[method-assign]
     client._gathered = True  # type: ignore[attr-defined]
     return True
@@ -67,7 +77,7 @@ def gathered_packet_write(self: paho_client.Client) -> MQTTErrorCode:
         return _paho_write(self)
     parts: list[bytes | bytearray] = []
     size = 0
-    for packet in queue:
+    for packet in queue.copy():  # (in C, whole: another thread may queue while this one writes)
         part = packet["packet"][packet["pos"] :]
         parts.append(part)
         size += len(part)
@@ -100,3 +110,49 @@ class _Taken:
         n = min(len(buf), self.left)
         self.left -= n
         return n
+
+
+class _HeldWake:
+    """Stands in for paho's wake-up socket (`_sockpairW`) while a thread publishes a run of packets: a wake
+    asked of it is noted, not sent (held_wakes sends one at the end)."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def send(self, data: bytes) -> int:
+        self.asked = True
+        return len(data)
+
+    def close(self) -> None:  # paho's loop_stop closes what it finds there
+        pass
+
+
+@contextlib.contextmanager
+def held_wakes(client: paho_client.Client) -> Iterator[None]:
+    """The packets queued within, on a client with its own network thread (paho's loop_start), wake that
+    thread once, at the end, not once each: paho writes a byte to its wake-up socket for every packet
+    queued, and each such `send` handed the interpreter's lock to the network thread, which woke to
+    write what was queued so far (a live controller's tick of ~500 plans a region: BENCHMARKS.md, issue
+    12, S session 63). The network thread still writes whatever is queued whenever it runs for another
+    reason (a read; its own packets, which it writes in its next round without a wake), so nothing waits
+    longer than the run of publishes. A wake asked within by another thread waits for the end too. For
+    the thread that publishes (not while another stops the client's loop; if one did, the client's new
+    wake-up socket is left as it is). Elsewhere (no network thread, a paho release not of EXACT_FOR, held
+    already) nothing changes."""
+    pair = getattr(client, "_sockpairW", None)
+    if pair is None or client._thread is None or isinstance(pair, _HeldWake) or not exact_here():
+        yield
+        return
+    held = _HeldWake()
+    client._sockpairW = held  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        now: object = client._sockpairW
+        if now is held:
+            client._sockpairW = pair
+            if held.asked:
+                with contextlib.suppress(BlockingIOError):
+                    pair.send(paho_client.sockpair_data)
+        else:  # the loop was stopped meanwhile (and maybe started again): this wake-up socket is no one's
+            pair.close()

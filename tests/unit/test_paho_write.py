@@ -159,3 +159,123 @@ def test_the_pump_hears_once_per_queue_that_fills_from_empty():
     assert not c._out_packet
     _queue(c, PACKETS[:1])
     assert queued == [1, 1]
+
+
+class QueuingSocket(Socket):
+    """A Socket whose first send lets another thread queue a packet meanwhile (as a tick's thread publishing
+    while the network thread writes)."""
+
+    def __init__(self, client_box: list[paho_client.Client], packet: tuple[int, bytes]) -> None:
+        super().__init__()
+        self.box, self.packet = client_box, packet
+
+    def send(self, buf: bytes) -> int:
+        if self.sends == 0:
+            c = self.box[0]
+            c._out_packet.append(
+                {
+                    "command": self.packet[0],
+                    "mid": 9,
+                    "qos": 0,
+                    "pos": 0,
+                    "to_process": len(self.packet[1]),
+                    "packet": self.packet[1],
+                    "info": MQTTMessageInfo(9),
+                }
+            )
+        return super().send(buf)
+
+
+def test_a_network_thread_s_writer_keeps_what_was_queued_during_its_send():
+    """install(client, None), a client with its own network thread: no hook registered, the queue gathered; a
+    packet queued during the send (the publishing thread) waits at the queue's head for the next write."""
+    box: list[paho_client.Client] = []
+    extra = (PUBLISH, b"\x30\x03\x00\x01y")
+    sock = QueuingSocket(box, extra)
+    c = paho_client.Client(CallbackAPIVersion.VERSION2, client_id="t")
+    assert paho_write.install(c, None) and c.on_socket_register_write is None
+    c._sock = sock  # type: ignore[assignment]
+    c._state = paho_client._ConnectionState.MQTT_CS_CONNECTED
+    box.append(c)
+    c.on_socket_register_write = None
+    for command, body in PACKETS:  # queued as a threaded client queues them (no write at once)
+        c._out_packet.append(
+            {
+                "command": command,
+                "mid": 1,
+                "qos": 0,
+                "pos": 0,
+                "to_process": len(body),
+                "packet": body,
+                "info": MQTTMessageInfo(1),
+            }
+        )
+    c.loop_write()
+    assert sock.sends == 1 and bytes(sock.sent) == b"".join(body for _c, body in PACKETS)
+    assert [p["mid"] for p in c._out_packet] == [9]
+    c.loop_write()
+    assert bytes(sock.sent).endswith(extra[1]) and not c._out_packet
+
+
+class _Thread:
+    """Stands for paho's network thread (loop_start's): only its presence matters to held_wakes."""
+
+
+def _threaded(pair: tuple) -> paho_client.Client:
+    c = paho_client.Client(CallbackAPIVersion.VERSION2, client_id="t")
+    c._sock = Socket()  # type: ignore[assignment]
+    c._state = paho_client._ConnectionState.MQTT_CS_CONNECTED
+    c._sockpairR, c._sockpairW = pair
+    c._thread = _Thread()  # type: ignore[assignment]
+    return c
+
+
+def _wakes(r) -> bytes:
+    r.setblocking(False)
+    try:
+        return r.recv(100)
+    except BlockingIOError:
+        return b""
+
+
+def test_held_wakes_wake_the_network_thread_once_for_a_run_of_publishes():
+    import socket
+
+    pair = socket.socketpair()
+    try:
+        c = _threaded(pair)
+        c.publish("a/plan", b"1", qos=1)
+        assert _wakes(pair[0]) == b"0"  # paho's: one wake a packet
+        with paho_write.held_wakes(c):
+            infos = [c.publish("a/plan", b"%d" % k, qos=1) for k in range(5)]
+            assert _wakes(pair[0]) == b""
+            assert len(c._out_packet) == 6  # queued as they come, in order
+        assert _wakes(pair[0]) == b"0" and c._sockpairW is pair[1]
+        assert [p["mid"] for p in c._out_packet] == [1] + [i.mid for i in infos]
+        with paho_write.held_wakes(c):
+            pass
+        assert _wakes(pair[0]) == b""  # nothing published: no wake
+    finally:
+        for s in pair:
+            s.close()
+
+
+def test_held_wakes_leave_a_stopped_loop_s_sockets_alone_and_do_nothing_without_a_thread():
+    import socket
+
+    pair = socket.socketpair()
+    new = socket.socketpair()
+    try:
+        c = _threaded(pair)
+        with paho_write.held_wakes(c):
+            c._reset_sockets(sockpair_only=True)  # loop_stop meanwhile, then loop_start's new pair
+            c._sockpairR, c._sockpairW = new
+            c.publish("a/plan", b"1", qos=0)
+        assert c._sockpairW is new[1] and _wakes(new[0]) == b"0"
+        assert pair[1].fileno() == -1  # the displaced one closed
+        c._thread = None
+        with paho_write.held_wakes(c):
+            assert c._sockpairW is new[1]
+    finally:
+        for s in (*pair, *new):
+            s.close()
