@@ -299,7 +299,7 @@ def _fast_puback(
     each: paho's decoder built two ReasonCodes and a Properties for each (BENCHMARKS.md, issue 12)."""
     if length == 2:
         value = 0
-    elif not v5 or length > 4 or (length == 4 and buf[start + 3] != 0):
+    elif not v5 or length < 2 or length > 4 or (length == 4 and buf[start + 3] != 0):
         return None
     else:
         got = _PUBACK_VALUES.get(buf[start + 2])

@@ -108,6 +108,7 @@ def test_the_same_acknowledgements_as_paho(protocol: int, how: str, inflight: in
         (V5, _ack(1, b"\x05")),
         (V5, _ack(1, b"\x00\x05")),
         (V5, _packet(PUBACK, b"\x00")),
+        (V5, _packet(PUBACK, b"")),
         (V311, _ack(1, b"\x00")),
         (V311, _packet(PUBACK, b"")),
     ],
@@ -117,6 +118,19 @@ def test_a_malformed_acknowledgement_is_the_same_error(protocol: int, bad: bytes
     lean, paho = read_acks(protocol, True, chunks), read_acks(protocol, False, chunks)
     assert lean == paho
     assert lean["errors"] == [MQTTErrorCode.MQTT_ERR_PROTOCOL]
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00"])
+@pytest.mark.parametrize("after", [b"", b"\x05\x00"])
+def test_a_puback_too_short_for_its_message_id_never_reads_the_next_packets_bytes(body: bytes, after: bytes) -> None:
+    """An MQTT 5 PUBACK with a remaining length below 2 (no whole message id): paho's protocol error, as paho's
+    reader gives. Read as a PUBACK, the next packet's bytes (here a reserved packet type 0x05 with length 0)
+    made message 5 acknowledged and dropped from paho's queue, never sent again; at the end of the read, an
+    IndexError out of the network thread's read."""
+    chunks = [_ack(2) + _packet(PUBACK, body) + after]
+    lean, paho = read_acks(V5, True, chunks), read_acks(V5, False, chunks)
+    assert lean == paho
+    assert lean["heard"] == [(2, 0, "on_publish")] and lean["errors"] == [MQTTErrorCode.MQTT_ERR_PROTOCOL]
 
 
 def test_the_fast_path_skips_paho_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
