@@ -11,7 +11,7 @@ from pathlib import Path
 import sumolib
 
 from controller.model import GREEN, Intersection
-from sim import netprogram, netstages
+from sim import netprogram
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class _Sources:
 
 def _in_force(tl: sumolib.net.TLS, src: _Sources, model: set[frozenset[int]], at: tuple[float, str]) -> ProgramInForce:
     """One program of the timetable beside the model; never an error (the message only names it)."""
+    from sim import netstages  # the import's modules load only where a WAUT switches a light (test_cli_imports)
+
     from_s, program_id = at
     try:
         program = netprogram.program_named(tl, src.net_path, src.files, program_id, src.nema, src.read)
