@@ -37,6 +37,10 @@ an ASCII message that msgspec reads into that shape, of version MESSAGE_VERSION,
 topic's junction of the layout, with its loops in model order and every count within [0, top].
 Anything else goes to the general read (orjson, then the columns per loop), which says whether it
 is plain. On the messages both take, both give the same frame (tests/unit/test_feedbatch.py).
+The typed read bounds every count by SMALL_COUNT first (max_count of a one-second period), so
+that its counts column is one byte a count (array "B") in place of a 64-bit integer, and a
+period of a second or more needs no check of the counts after parsing; a message with a count
+past it is decoded again without the bound (the same read, with 64-bit counts).
 
 Pure (orjson and msgspec are parsers).
 
@@ -51,7 +55,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import Annotated, Any
 
 import msgspec
@@ -108,16 +112,47 @@ class _Message(msgspec.Struct, gc=False):
     junction: str
     t: float
     period_s: float
-    detectors: dict[str, _Loop]
+    detectors: Mapping[str, _Loop]  # (a dict: Mapping for the subclass below)
 
 
 if _Counts.__struct_fields__ != VEHICLE_CLASSES:  # a loop's counts column per class, in the classes' order
     raise TypeError(f"feedbatch._Counts's fields {_Counts.__struct_fields__} are not VEHICLE_CLASSES {VEHICLE_CLASSES}")
 _DECODE = msgspec.json.Decoder(_Message).decode
 
+# The counts of most messages (a period of at least a second): each fits a byte.
+SMALL_COUNT = int(rules.max_count(1.0))
+if not 0 < SMALL_COUNT <= 255:
+    raise TypeError(f"feedbatch.SMALL_COUNT {SMALL_COUNT} does not fit a byte")
+_SmallCount = Annotated[int, msgspec.Meta(ge=0, le=SMALL_COUNT)]
+
+
+class _SmallCounts(_Counts, forbid_unknown_fields=True, frozen=True, gc=False):
+    """_Counts with every count at most SMALL_COUNT (the fields in _Counts' order)."""
+
+    car: _SmallCount = 0
+    bus: _SmallCount = 0
+    truck: _SmallCount = 0
+    motorcycle: _SmallCount = 0
+    bicycle: _SmallCount = 0
+
+
+class _SmallLoop(_Loop, gc=False):
+    counts: _SmallCounts = msgspec.field(default_factory=_SmallCounts)
+
+
+class _SmallMessage(_Message, gc=False):
+    detectors: Mapping[str, _SmallLoop]
+
+
+if _SmallCounts.__struct_fields__ != _Counts.__struct_fields__:
+    raise TypeError(f"feedbatch._SmallCounts's fields {_SmallCounts.__struct_fields__} are not _Counts'")
+_DECODE_SMALL = msgspec.json.Decoder(_SmallMessage).decode
+
 # (array is not subscriptable at run time before Python 3.12: the names are for the type checker)
 _Columns = tuple["array[int]", "array[int]", "array[int]", "array[float]", "array[float]"]
-# read_message's result: (the junction, ((t, period_s), junction position, loop columns) or None)
+# read_message's result: (the junction, ((t, period_s), junction position, loop columns) or None); the loop
+# columns: count entries per loop, their classes, the counts (64-bit; one byte each from the typed read),
+# occupancy, speed
 Read = tuple[str | None, tuple[tuple[float, float], int, _Columns] | None]
 
 
@@ -258,13 +293,64 @@ def read_message(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> 
 def _read_typed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read | None:
     """read_message of a message msgspec decodes into the plain shape (module docstring); None
     for any other (the general read says what it is). ASCII only: msgspec does not check the
-    UTF-8 of keys it skips, orjson refuses a message with invalid UTF-8 anywhere."""
+    UTF-8 of keys it skips, orjson refuses a message with invalid UTF-8 anywhere.
+
+    First with every count at most SMALL_COUNT (_DECODE_SMALL: the counts then fit a byte each, a
+    column of bytes, array "B", in place of a 64-bit integer per count); a message that does not
+    decode so for its types or a count (a ValidationError) is decoded again without that bound."""
+    if not payload.isascii():
+        return None
+    try:
+        msg = _DECODE_SMALL(payload)
+    except msgspec.ValidationError:  # (a DecodeError: the JSON reads, its shape or a count does not)
+        return _read_typed_wide(payload, topic_jid, layout)
+    except (msgspec.DecodeError, RecursionError):  # deep nesting recurses
+        return None
+    position = _position(msg, topic_jid, layout)
+    if position is None:
+        return None
+    # each loop as its fields' tuple (_Loop's order), then a column per field: one pass in C over the loops
+    occupancy, speed, counts = zip(*map(astuple, msg.detectors.values())) if msg.detectors else ((), (), ())
+    values = bytes(chain.from_iterable(map(astuple, counts)))  # (_Counts' fields are VEHICLE_CLASSES, in order)
+    top = rules.max_count(msg.period_s)
+    if values and top < SMALL_COUNT and max(values) > top:  # (a period under a second; >= 0: msgspec's)
+        return None
+    per_loop, classes = layout.every_class[position]
+    return msg.junction, (
+        (msg.t, msg.period_s),
+        position,
+        (per_loop, classes, array("B", values), array("d", occupancy), array("d", speed)),
+    )
+
+
+def _read_typed_wide(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read | None:
+    """_read_typed for a message with a count past SMALL_COUNT (or that the typed read does not
+    take): the counts as 64-bit integers (the typed read before SMALL_COUNT, ASCII check included)."""
     if not payload.isascii():
         return None
     try:
         msg = _DECODE(payload)
     except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError; deep nesting recurses)
         return None
+    position = _position(msg, topic_jid, layout)
+    if position is None:
+        return None
+    occupancy, speed, counts = zip(*map(astuple, msg.detectors.values())) if msg.detectors else ((), (), ())
+    values = list(chain.from_iterable(map(astuple, counts)))
+    if values and max(values) > min(rules.max_count(msg.period_s), _INT64_MAX):  # (>= 0: msgspec's)
+        return None
+    per_loop, classes = layout.every_class[position]
+    return msg.junction, (
+        (msg.t, msg.period_s),
+        position,
+        (per_loop, classes, _ints(values), array("d", occupancy), array("d", speed)),
+    )
+
+
+def _position(msg: _Message, topic_jid: str | None, layout: BatchLayout) -> int | None:
+    """The position of a typed message's junction in the layout; None unless the message is of
+    MESSAGE_VERSION, names its topic's junction (when a topic names one) and lists that junction's
+    loops in model order."""
     jid = msg.junction
     position = layout.position.get(jid)
     if (
@@ -274,17 +360,7 @@ def _read_typed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> R
         or tuple(msg.detectors) != layout.loops[position]
     ):
         return None
-    # each loop as its fields' tuple (_Loop's order), then a column per field: one pass in C over the loops
-    occupancy, speed, counts = zip(*map(astuple, msg.detectors.values())) if msg.detectors else ((), (), ())
-    values = list(chain.from_iterable(map(astuple, counts)))  # (_Counts' fields are VEHICLE_CLASSES, in order)
-    if values and max(values) > min(rules.max_count(msg.period_s), _INT64_MAX):  # (>= 0: msgspec's)
-        return None
-    per_loop, classes = layout.every_class[position]
-    return jid, (
-        (msg.t, msg.period_s),
-        position,
-        (per_loop, classes, _ints(values), array("d", occupancy), array("d", speed)),
-    )
+    return position
 
 
 def _read_parsed(payload: bytes, topic_jid: str | None, layout: BatchLayout) -> Read:
@@ -326,12 +402,11 @@ def _frame(layout: BatchLayout, t_s: float, period_s: float, group: _Group) -> t
     rows = np.repeat(fl.det_start[positions] - first, sizes) + np.arange(len(occupancy))
     n, k = len(fl.detectors), len(VEHICLE_CLASSES)
     counts = np.zeros((n, k), dtype=np.int64)
-    per_loop, classes = _joined(group.per_loop, np.int64), _joined(group.classes, np.int64)
-    values = _joined(group.values, np.int64)
-    if len(classes) == k * len(rows) and (per_loop == k).all() and (classes.reshape(-1, k) == np.arange(k)).all():
-        counts[rows] = values.reshape(-1, k)  # every loop counts every class in order (the typed read's): by rows
+    every = layout.every_class
+    if all(map(is_, group.classes, [every[p][1] for p in group.position])):  # typed reads alone (their columns)
+        counts[rows] = _joined_counts(group.values, k * len(rows)).reshape(-1, k)
     else:
-        counts[np.repeat(rows, per_loop), classes] = values
+        _scatter(counts, rows, group)
     occ, spd = np.zeros(n), np.full(n, -1.0)
     occ[rows] = occupancy
     spd[rows] = speed
@@ -340,9 +415,30 @@ def _frame(layout: BatchLayout, t_s: float, period_s: float, group: _Group) -> t
     return DetectorFrame(fl, t_s, period_s, counts, occ, spd), present
 
 
+def _scatter(counts: np.ndarray, rows: np.ndarray, group: _Group) -> None:
+    """The group's counts written into `counts` (loops x classes) at its loops' `rows`, entry by entry
+    (by rows when every loop counts every class in order)."""
+    k = counts.shape[1]
+    per_loop, classes = _joined(group.per_loop, np.int64), _joined(group.classes, np.int64)
+    values = _joined_counts(group.values, len(classes))
+    if len(classes) == k * len(rows) and (per_loop == k).all() and (classes.reshape(-1, k) == np.arange(k)).all():
+        counts[rows] = values.reshape(-1, k)  # every loop counts every class in order: by rows
+    else:
+        counts[np.repeat(rows, per_loop), classes] = values
+
+
 def _joined(parts: list[array[Any]], dtype: type[np.generic]) -> np.ndarray:
     """The messages' columns of one kind end to end, as one array (of their own machine type)."""
     return np.frombuffer(b"".join(parts), dtype=dtype)
+
+
+def _joined_counts(parts: list[array[int]], n: int) -> np.ndarray:
+    """The messages' count columns end to end (n entries): a typed read's one byte a count (array
+    "B"), another's 64-bit integers (array "q"). All of one byte when the joined bytes are n."""
+    joined = b"".join(parts)
+    if len(joined) == n:  # every column with an entry is of bytes (an empty one adds nothing)
+        return np.frombuffer(joined, dtype=np.uint8)
+    return np.concatenate([np.frombuffer(p, dtype=np.uint8 if p.typecode == "B" else np.int64) for p in parts])
 
 
 def _columns(loops: list[Any], top: float) -> _Columns | None:

@@ -401,3 +401,81 @@ def test_whatever_the_typed_read_takes_reads_as_the_general_read(data):
 
 
 JSON_BYTES = [b"0", b"-", b"1e5", b".", b",", b'"', b"\\", b"}", b"{", b"]", b"[", b"true", b"null", b" ", b"9" * 20]
+
+
+# -- the typed read's small counts (one byte a count) against the wide read (64-bit counts) -----
+def _typed_is_the_wide_read(payload: bytes, jid: str | None) -> bool:
+    """The typed read (small counts first) reads as the wide read alone (the typed read before the
+    small counts): the same read (columns equal value by value) and the same frame to the bit.
+    Returns whether the small counts were taken (a column of bytes)."""
+    layout = BatchLayout.build(JS)
+    typed, wide = feedbatch._read_typed(payload, jid, layout), feedbatch._read_typed_wide(payload, jid, layout)
+    assert typed == wide, payload
+    if typed is None:
+        return False
+    assert _frame_bytes(typed, layout) == _frame_bytes(wide, layout)
+    return typed[1][2][2].typecode == "B"
+
+
+PERIODS_S = [0.1, 0.5, 0.95, 1.0, 1.0000000000000002, 2.5, 60.0, 0.99999999999999989]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_small_counts_read_as_the_wide_read(data):
+    """Counts of any class from 0 to past SMALL_COUNT and past int64, periods about a second and
+    others, random bytes written over the message: the typed read reads as the wide read, value by
+    value and frame to the bit."""
+    period = data.draw(st.sampled_from(PERIODS_S) | st.floats(0, 100) | st.integers(-2, 70))
+    msg = body("A", period_s=period)
+    counts = st.integers(0, feedbatch.SMALL_COUNT + 2) | st.integers(0, 2**64) | JSON_VALUES
+    for loop in msg["detectors"].values():
+        loop["counts"] = data.draw(st.dictionaries(st.sampled_from(VEHICLE_CLASSES), counts, max_size=5))
+    payload = bytearray(json.dumps(msg).encode())
+    for _ in range(data.draw(st.integers(0, 1))):
+        at = data.draw(st.integers(0, len(payload) - 1))
+        payload[at : at + data.draw(st.integers(0, 3))] = data.draw(st.binary(max_size=3) | st.sampled_from(JSON_BYTES))
+    _typed_is_the_wide_read(bytes(payload), "A")
+
+
+def test_small_counts_are_taken_up_to_their_periods_bound():
+    """A count of SMALL_COUNT at a period of a second and more is read small; past it, wide; under a
+    second, a count past the period's bound is refused by both, one within it read small. (Fails if
+    the small read skips the bound of a period under a second, or takes nothing.)"""
+    top = feedbatch.SMALL_COUNT
+    cases = [
+        (1.0, top, "B"),
+        (60.0, top, "B"),
+        (2.0, top + 1, "q"),
+        (1.0, top + 1, None),
+        (0.5, top // 2, "B"),
+        (0.5, top // 2 + 1, None),
+        (0.95, top, None),
+    ]
+    layout = BatchLayout.build(JS)
+    for period_s, count, kind in cases:
+        payload = enc(body("A", period_s=period_s)).replace(b'"car": 1', b'"car": %d' % count, 1)
+        assert _typed_is_the_wide_read(payload, "A") is (kind == "B")
+        read = read_message(payload, "A", layout)[1]
+        assert (read[2][2].typecode if read is not None else None) == kind, (period_s, count)
+
+
+def test_a_group_of_small_and_wide_counts_frames_as_the_general_read():
+    """A (t, period_s) group whose messages have counts of bytes (small) and of 64-bit integers
+    (wide, the general read's) in any mix: the frame is the general read's to the bit, and the
+    service accepts and reads as message by message."""
+    layout = BatchLayout.build(JS)
+    msgs = []
+    for k, jid in enumerate(JS):
+        payload = enc(body(jid, period_s=2.0))
+        msgs.append((jid, payload.replace(b'"car": 1', b'"car": 40', 1) if k % 3 == 1 else payload))
+    reads = [read_message(payload, jid, layout) for jid, payload in msgs]
+    assert {r[1][2][2].typecode for r in reads} == {"B", "q"}
+    parsed = [feedbatch._read_parsed(payload, jid, layout) for jid, payload in msgs]
+    for mixed in (reads, [r if k % 2 else parsed[k] for k, r in enumerate(reads)]):
+        ((frame, present),) = split_batch(msgs, layout, mixed).frames
+        ((general, present_g),) = split_batch(msgs, layout, parsed).frames
+        assert frame.counts.tobytes() == general.counts.tobytes() and (present == present_g).all()
+        assert frame.counts.max() == 40
+    one, _ = both(msgs)
+    assert not one.rejected

@@ -76,7 +76,10 @@ def test_the_other_readers_refuse_the_same_bodies_with_their_own_decode_error():
 # Where a JSON reader other than read_json may stand under controller/, and why (path -> count).
 ALLOWED = {
     "controller/core/jsonread.py": (2, "the helper itself: msgspec first, the json module for what msgspec refuses"),
-    "controller/core/feedbatch.py": (2, "the hot detector read: msgspec (its catch names RecursionError), then orjson"),
+    "controller/core/feedbatch.py": (
+        3,
+        "the hot detector read: msgspec, small counts then wide (each catch names RecursionError), then orjson",
+    ),
     "controller/core/feedpack.py": (1, "a pack's header by orjson (see the test above)"),
     "controller/core/statusread.py": (1, "the typed status read: msgspec (its catch names RecursionError), then feed"),
     "controller/live.py": (1, "_t_of: orjson first, read_json when orjson does not read it"),
