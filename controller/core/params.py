@@ -238,6 +238,11 @@ class ScheduleParams:
     lead_in_stages: bool = True  # a change goes through a phase greening only links of the target when
     # that is quicker than the direct intergreen (the program's lead-in stage), never where the program has
     # its own transition for that change (policies.md)
+    watch_actuated_crossings: bool = False  # a light on a vehicle-actuated program with a stage whose minimum green is
+    # its crossings' pedestrian minimum keeps its program while those stages' greens that ended in the last
+    # `actuated_watch_s` ran, on average, shorter than their minimums; judged at the end of each such green, taken
+    # over for good at the first where they did not (policies.md)
+    actuated_watch_s: float = 180.0  # how far back the watch reads the program's greens (s of the roadside's status)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,12 @@ with the crossing red (a city's plan giving the walk less green than the twin): 
 crossing, at its maximum red, into whatever stage is green. With the key, a change into such a twin goes to the
 crossing stage instead when a crossing it greens would reach its maximum red before the twin is green again
 (`crossing_due`): the crossing rides on a green the vehicles get anyway, without a change of its own.
+
+A light on a vehicle-actuated program (`watch_actuated_crossings`, off): where a stage's minimum green is its
+crossings' pedestrian minimum, every green the policy gives that stage lasts that long, while the city's program
+ends it at a gap. Such a light stays on its program, watched, while those stages' greens that ended in the last
+`actuated_watch_s` ran on average shorter than their minimums; at the end of the first such green after which they
+did not, the policy takes it over for good.
 """
 
 from __future__ import annotations
@@ -124,7 +130,7 @@ from controller.core.policies import Policy
 from controller.core.policies.gap_acceptance import YieldFoes, permitted_service
 from controller.core.policies.max_pressure import build_statics, clearance_detours, update_boxed
 from controller.core.policies.phases import exit_rate_ratio, primary_phases
-from controller.core.policies.requirements import acyclic_refusal, coupled_refusal
+from controller.core.policies.requirements import acyclic_refusal, coupled_refusal, crossing_held_stages
 from controller.core.safety import DECISION_PERIOD_S, SignalView
 from controller.core.spillback import upstream_queue_pcu
 from controller.model import Intersection, PhaseWish
@@ -173,6 +179,11 @@ class ScheduleState:
     # changes to (`crossing_stages`)
     head_seen_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (lanes,) when a vehicle was first on the
     # lane's stop-line loop since its queue appeared (inf: not since, or no queue; `stall_clock_after_travel`)
+    # `watch_actuated_crossings`: the city's actuated program watched
+    watch_greens: tuple[tuple[float, float], ...] = ()  # the watched greens seen whole: (end s, green - its minimum s)
+    watch_open: tuple[float, float] | None = None  # the watched green under way, seen from its start: (start s, min s)
+    watch_phase: int = -2  # the phase green at the last tick (-1: an intergreen; -2: no tick seen yet)
+    taken: bool = False  # the watch has handed the light over, for good
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,51 @@ class SchedulePolicy(Policy):
         """Also refuses a junction coupled to another light (requirements.coupled_refusal): a plan of
         its own at each stops vehicles inside the other junction and locks both."""
         return acyclic_refusal(layout) or coupled_refusal(layout)
+
+    def watches_first(self, layout: Layout) -> str:
+        """Why a light is left on its vehicle-actuated program at first (`watch_actuated_crossings`: its crossing
+        stages watched, window after window); '' for a light not so watched."""
+        watched = self._watched_stages(layout)
+        if not watched:
+            return ""
+        return (
+            f"{layout.junction.source}: a vehicle-actuated program whose stages {', '.join(map(str, watched))} carry "
+            f"their crossings' pedestrian minimum greens: kept on it while those stages run shorter than their "
+            f"minimums over the last {self.params.actuated_watch_s:g} s ([schedule] watch_actuated_crossings)"
+        )
+
+    def _watched_stages(self, layout: Layout) -> tuple[int, ...]:
+        """The stages carrying their crossings' pedestrian minimum greens of a vehicle-actuated light the watch
+        leaves on its program while they bind; () for a light not so watched."""
+        if self.params.watch_actuated_crossings and layout.junction.actuated:
+            return crossing_held_stages(layout)
+        return ()
+
+    def _watch_crossings(
+        self, state: ScheduleState, layout: Layout, signal: SignalView | None, now_s: float
+    ) -> tuple[ScheduleState, bool]:
+        """A light the watch leaves on the city's actuated program (`_watched_stages`) keeps it while the greens of
+        those stages that ended in the last `actuated_watch_s` (each seen from its start to its end) ran on average
+        shorter than their minimum greens: every green the policy gives such a stage lasts at least that minimum,
+        longer than the program's, which ends it at a gap. Judged at the end of each such green; at the first where
+        they ran at least that long, the policy takes the light over for good. True while the policy waits; False
+        for a light not watched."""
+        watched = self._watched_stages(layout)
+        if signal is None or state.taken or not watched:
+            return state, False
+        phase = -1 if signal.in_intergreen else signal.phase
+        if phase == state.watch_phase:
+            return state, True
+        greens = state.watch_greens
+        if state.watch_open is not None:  # a watched green seen whole ended at this tick
+            greens = (*greens, (now_s, now_s - state.watch_open[0] - state.watch_open[1]))
+        greens = tuple(g for g in greens if g[0] > now_s - self.params.actuated_watch_s)
+        opens = phase in watched and state.watch_phase != -2  # a tick before this one showed another phase
+        opened = (now_s, layout.junction.phases[phase].min_green_s) if opens else None
+        state = replace(state, watch_greens=greens, watch_open=opened, watch_phase=phase)
+        if greens and sum(extra_s for _, extra_s in greens) >= 0.0:
+            return replace(state, taken=True), False
+        return state, True
 
     def init(self, layout: Layout, now_s: float) -> ScheduleState:
         j = layout.junction
@@ -412,7 +468,8 @@ class SchedulePolicy(Policy):
         now_s: float,
         network: NetworkView | None = None,
     ) -> tuple[ScheduleState, PhaseWish | None]:
-        if signal is None:
+        state, on_program = self._watch_crossings(state, layout, signal, now_s)
+        if signal is None or on_program:
             return state, None
         cur = signal.phase
         st = state.statics
