@@ -42,8 +42,8 @@ test: setup
 	$(MAKE) --no-print-directory test-slow || status=1; \
 	exit $$status
 
-# Unit and contract tests, on both cores (pytest-xdist). About 4.7 min near idle (3,855 tests, 280 s at load ~2,
-# session 60's clean clone; about 9 min of CPU): far more under other users' load (README.md).
+# Unit and contract tests, on both cores (pytest-xdist). About 6 min near idle (4,064 tests, 362 s at load 1-3,
+# session 62's clean clone; 3,855 in 280 s in session 60): far more under other users' load (README.md).
 test-fast: setup
 	TSC_REQUIRE_SYSTEM_DEPS=1 $(PY) -m pytest -q -ra -n 2 -m "not slow"
 
@@ -52,7 +52,8 @@ test-fast: setup
 resco: $(STAMP)
 	$(PY) -m sim.scenarios.resco > /dev/null
 
-# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes.
+# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes (near idle
+# 415 s and 246 s, session 62's clean clone; BENCHMARKS.md, F session 63).
 # First on both cores (pytest-xdist, --dist loadfile: a module stays on one worker; the corpus is
 # split by network, tests/conftest.py). Then the tests marked `wallclock` (real-time pacing, broker,
 # failover and scrape deadlines) alone and one at a time, so that the other worker's load cannot
