@@ -22,11 +22,13 @@ CFG = Config()
 PED_MIN_S = 12.0  # stages 0 and 2 green crossings: walk + length / speed
 
 
-def crossing_layout() -> Layout:
+def crossing_layout(actuated: bool = True) -> Layout:
+    """four_phase with stages 0 and 2 holding their crossings' pedestrian minimum (PED_MIN_S); vehicle-actuated
+    unless `actuated` is False (also tests/unit/test_schedule_watch_crossings.py)."""
     raw = four_phase_raw()
     for k in (0, 2):
         raw["phases"][k].update(min_green_s=PED_MIN_S, ped_min_green_s=PED_MIN_S)
-    return Layout.build(replace(parse_intersection(raw, "four_phase.toml"), actuated=True), CFG)
+    return Layout.build(replace(parse_intersection(raw, "four_phase.toml"), actuated=actuated), CFG)
 
 
 def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:

@@ -10,30 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from controller.config import Config
-from controller.core.estimation import Estimate, Layout
+from controller.core.estimation import Estimate
 from controller.core.params import ScheduleParams
 from controller.core.policies.schedule import SchedulePolicy
 from controller.core.safety import SignalView
-from controller.junctions import parse_intersection
-from tests.junction_fixtures import four_phase_raw
-
-CFG = Config()
-PED_MIN_S = 12.0  # stages 0 and 2 green crossings: walk + length / speed
-
-
-def crossing_layout(actuated: bool = True) -> Layout:
-    raw = four_phase_raw()
-    for k in (0, 2):
-        raw["phases"][k].update(min_green_s=PED_MIN_S, ped_min_green_s=PED_MIN_S)
-    return Layout.build(replace(parse_intersection(raw, "four_phase.toml"), actuated=actuated), CFG)
-
-
-def view(lay: Layout, phase: int, elapsed: float, now: float) -> SignalView:
-    served = set(lay.junction.served_movements(phase))
-    return SignalView(
-        phase, False, elapsed, tuple(now if m.id in served else now - 20.0 for m in lay.junction.movements)
-    )
+from tests.unit.test_scats_watch_crossings import CFG, crossing_layout, view
 
 
 def first_wish_s(crossing_green_s, watch: bool = True, actuated: bool = True, end_s: float = 600.0) -> float | None:
