@@ -137,6 +137,18 @@ def _fields(m) -> tuple:
     )
 
 
+def read_to_end(c: mqtt.Client, sock: ScriptedSocket, spare_reads: int) -> list[int]:
+    """The client's reads, as its loop makes them, until the socket's script is done (or
+    10 x its chunks + `spare_reads` reads): the first error's code, or none."""
+    for _ in range(10 * len(sock.chunks) + spare_reads):
+        rc = c._packet_read()
+        if rc > 0:
+            return [rc]
+        if rc == AGAIN and sock.done:
+            break
+    return []
+
+
 def read_all(protocol: int, lean: bool, chunks: list[bytes], ping_t: float = 0.0, setup=None) -> dict:
     """Everything a client hands its callbacks and sends back for `chunks`, read as its loop does;
     setup(client) first, when given."""
@@ -147,14 +159,7 @@ def read_all(protocol: int, lean: bool, chunks: list[bytes], ping_t: float = 0.0
     c._sock = sock  # type: ignore[assignment]
     c._ping_t = ping_t
     c._last_bytes_received = -1.0
-    errors = []
-    for _ in range(10 * len(sock.chunks) + 10_000):
-        rc = c._packet_read()
-        if rc > 0:
-            errors.append(rc)
-            break
-        if rc == AGAIN and sock.done:
-            break
+    errors = read_to_end(c, sock, 10_000)
     return {
         "messages": [_fields(m) for m in got],
         "sent": sock.sent,

@@ -14,7 +14,7 @@ from paho.mqtt.properties import Properties
 
 from controller.adapters import paho_read
 from controller.adapters.mqtt import MqttClient, MqttSettings
-from tests.unit.test_paho_read import AGAIN, V5, V311, ScriptedSocket, _packet, _splits
+from tests.unit.test_paho_read import AGAIN, V5, V311, ScriptedSocket, _packet, _splits, read_to_end
 
 pytestmark = pytest.mark.skipif(not paho_read.exact_here(), reason="the lean reader acts on paho 2.2 only")
 
@@ -71,14 +71,7 @@ def read_acks(protocol: int, lean: bool, chunks: list[bytes], inflight: int = 20
     c, heard, sock, infos = _client(protocol, lean, inflight)
     sent_before = sock.sent
     sock.chunks = [x for x in chunks if x]
-    errors = []
-    for _ in range(10 * len(sock.chunks) + 1000):
-        rc = c._packet_read()
-        if rc > 0:
-            errors.append(rc)
-            break
-        if rc == AGAIN and sock.done:
-            break
+    errors = read_to_end(c, sock, 1000)
     return {
         "heard": heard,
         "kept": [(m.mid, m.state) for m in c._out_messages.values()],
