@@ -310,13 +310,7 @@ def _fast_puback(
     with self._out_message_mutex:
         if mid not in self._out_messages:
             return _SUCCESS
-        with self._in_callback_mutex:
-            try:
-                acked(mid, value)
-            except Exception as err:
-                self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in on_publish: %s", err)
-                if not self.suppress_exceptions:
-                    raise
+        _called(self, "on_publish", acked, mid, value)
         message = self._out_messages.pop(mid)
         message.info._set_as_published()
         if message.qos > 0:
@@ -346,13 +340,18 @@ def _message(
 
 
 def _deliver_raw(self: paho_client.Client, raw: RawHandler, topic: bytes, payload: bytes) -> None:
-    """A PUBLISH handed to the raw handler, as _deliver hands on_message its message: under
-    `_in_callback_mutex`, its error logged and raised unless `suppress_exceptions`."""
+    """A PUBLISH handed to the raw handler, as _deliver hands on_message its message (_called)."""
+    _called(self, "on_message", raw, topic, payload)
+
+
+def _called(self: paho_client.Client, name: str, callback: Callable[..., object], *args: object) -> None:
+    """callback(*args) as paho calls its user callback `name`: under `_in_callback_mutex`, its error
+    logged ("Caught exception in NAME: ...") and raised unless `suppress_exceptions`."""
     with self._in_callback_mutex:
         try:
-            raw(topic, payload)
+            callback(*args)
         except Exception as err:
-            self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+            self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in %s: %s", name, err)
             if not self.suppress_exceptions:
                 raise
 
@@ -367,10 +366,4 @@ def _deliver(self: paho_client.Client, message: MQTTMessage) -> None:
         self._handle_on_message(message)
         return
     if on_message:
-        with self._in_callback_mutex:
-            try:
-                on_message(self, self._userdata, message)
-            except Exception as err:
-                self._easy_log(paho_client.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
-                if not self.suppress_exceptions:
-                    raise
+        _called(self, "on_message", on_message, self, self._userdata, message)
