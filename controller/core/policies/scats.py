@@ -148,6 +148,7 @@ class ScatsState:
     flow_mean_pcu_h: np.ndarray | None = None  # (movements,) arrival flows averaged over cycles (webster_flow_cycles)
     need_mean_s: np.ndarray | None = None  # (phases,) green each phase needs at DS 1, averaged alike (webster_ds_floor)
     last_tick_s: float | None = None  # when the last tick was measured (None: none yet)
+    watched: tuple[int, ...] = ()  # the stages `watch_actuated_crossings` watches (_watched_stages, found at init)
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,7 @@ class ScatsPolicy(Policy):
             np.zeros(len(j.movements)),
             np.zeros(len(layout.lanes)),
             np.zeros(len(layout.lanes)),
+            watched=self._watched_stages(layout),
         )
 
     # -- network-level: married cycles and offsets ------------------------------------------------
@@ -352,9 +354,8 @@ class ScatsPolicy(Policy):
         cycle's plan; within a cycle, gap-out (module doc)."""
         if signal is None:
             return state, None
-        watched = self._watched_stages(layout)
-        if watched:
-            state, waiting = self._watch_crossings(state, layout, watched, signal, now_s)
+        if state.watched:
+            state, waiting = self._watch_crossings(state, layout, state.watched, signal, now_s)
             if waiting:
                 return state, None
         elif self.params.keep_extending_actuated and layout.junction.actuated:

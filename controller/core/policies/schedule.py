@@ -150,6 +150,7 @@ class ScheduleStatics:
     gap_foes: YieldFoes | None = None  # max_pressure.Statics.gap_foes ([estimation] permitted_gap_acceptance)
     crossing_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # (phases,) crossing_stages
     crossing_green: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))  # (crossings, phases)
+    watched: tuple[int, ...] = ()  # the stages `watch_actuated_crossings` watches (_watched_stages)
 
 
 @dataclass(frozen=True)
@@ -247,13 +248,13 @@ class SchedulePolicy(Policy):
     def _watch_crossings(
         self, state: ScheduleState, layout: Layout, signal: SignalView | None, now_s: float
     ) -> tuple[ScheduleState, bool]:
-        """A light the watch leaves on the city's actuated program (`_watched_stages`) keeps it while the greens of
-        those stages that ended in the last `actuated_watch_s` (each seen from its start to its end) ran on average
-        shorter than their minimum greens: every green the policy gives such a stage lasts at least that minimum,
-        longer than the program's, which ends it at a gap. Judged at the end of each such green; at the first where
-        they ran at least that long, the policy takes the light over for good. True while the policy waits; False
-        for a light not watched."""
-        watched = self._watched_stages(layout)
+        """A light the watch leaves on the city's actuated program (`_watched_stages`, found at init: the statics'
+        `watched`) keeps it while the greens of those stages that ended in the last `actuated_watch_s` (each seen
+        from its start to its end) ran on average shorter than their minimum greens: every green the policy gives
+        such a stage lasts at least that minimum, longer than the program's, which ends it at a gap. Judged at the
+        end of each such green; at the first where they ran at least that long, the policy takes the light over for
+        good. True while the policy waits; False for a light not watched."""
+        watched = state.statics.watched
         if signal is None or state.taken or not watched:
             return state, False
         phase = -1 if signal.in_intergreen else signal.phase
@@ -292,6 +293,7 @@ class SchedulePolicy(Policy):
                 crossing_green=np.array(
                     [[bool(ph.green_links().intersection(c.links)) for ph in j.phases] for c in j.crossings], dtype=bool
                 ).reshape(len(j.crossings), len(j.phases)),
+                watched=self._watched_stages(layout),
             ),
             overflow=np.zeros(len(layout.lanes), dtype=bool),
         )
