@@ -25,8 +25,10 @@ from controller.model import (
     LoopKind,
     Movement,
     Phase,
+    ProgramTiming,
     Transition,
     crossing_movement,
+    derived_intergreen_s,
 )
 
 _PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
@@ -181,10 +183,12 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
         actuated=f.bool("actuated", False),
         crossings=tuple(_crossing_walkers(f, n_links, vehicle, phases)),
+        programs=_programs(f),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
     _check_consistency(junction, path)
+    _check_programs(junction, path)
     f.check_known()
     return junction, f
 
@@ -209,6 +213,50 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
             raise JunctionError(f.path, name, why)
         out.append((int(i), int(k), float(value)))
     return tuple(sorted(out))
+
+
+def _programs(f: _Fields) -> tuple[ProgramTiming, ...]:
+    """The optional `programs` array: each other program the light may run (a WAUT puts it in force), as
+    its `id`, its longest `yellow_s` and its longest `all_red_s` (import-net writes them; docs/import.md)."""
+    if not f.has("programs"):
+        return ()
+    out: list[ProgramTiming] = []
+    for pf in f.tables("programs"):
+        pid = pf.str("id")
+        if any(p.program_id == pid for p in out):
+            raise JunctionError(f.path, pf.name("id"), f"a second program {pid!r}")
+        out.append(ProgramTiming(pid, pf.num("yellow_s"), pf.num("all_red_s", 0.0)))
+    return tuple(out)
+
+
+def _check_programs(j: Intersection, path: str) -> None:
+    """Every other program the light may run (`programs`) is covered by the junction's own intergreens, which
+    every rule reads (the gate's, the roadside's): its yellow_s at least each program's, and each change
+    between two phases at least as long as a program's yellow and all-red make it (derived_intergreen_s).
+    A program transition shorter than that is named (import-net then writes the derived changes)."""
+    greens = [p.green_links() for p in j.phases]
+    for k, p in enumerate(j.programs):
+        if j.yellow_s < p.yellow_s - 1e-9:
+            why = f"{p.yellow_s:g} s, longer than the junction's yellow_s {j.yellow_s:g} s"
+            raise JunctionError(path, f"programs[{k}].yellow_s", f"{why}: {_COVER}")
+        for a, b in ((a, b) for a in range(len(greens)) for b in range(len(greens)) if a != b):
+            need_s = derived_intergreen_s(greens[a], greens[b], p.yellow_s, p.all_red_s)[0]
+            have_s = j.intergreen_s(a, b)
+            if have_s < need_s - 1e-9:
+                why = f"the change {a} -> {b} lasts {have_s:g} s, program {p.program_id!r} (programs[{k}]) {need_s:g} s"
+                raise JunctionError(path, _short_field(j, a, b, p), f"{why}: {_COVER}")
+
+
+_COVER = "the junction's intergreens must cover every program the light may run"
+
+
+def _short_field(j: Intersection, a: int, b: int, p: ProgramTiming) -> str:
+    """What makes the change a -> b shorter than program p's: a program transition, else an all-red shorter than
+    p's, else the junction's clearances (with its yellow and all-red at least p's, the derived change covers p's)."""
+    tr = j.transition(a, b)
+    if tr is not None:
+        return f"transitions[{j.transitions.index(tr)}]"
+    return "all_red_s" if j.all_red_s < p.all_red_s else "clearance_s"
 
 
 def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:

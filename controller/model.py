@@ -219,6 +219,18 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class ProgramTiming:
+    """Another program the light may run (a `<WAUT>` of the city's files puts it in force during a run;
+    docs/import.md, "Time-of-day programs"): its longest yellow and longest all-red, as the import reads
+    them (sim/netprogram.py stage_plan). The junction's intergreens cover it: the loader refuses a
+    change between two phases shorter than this program's (derived_intergreen_s with these two)."""
+
+    program_id: str
+    yellow_s: float
+    all_red_s: float
+
+
+@dataclass(frozen=True)
 class Intersection:
     id: str
     n_links: int
@@ -257,6 +269,8 @@ class Intersection:
     # [timing] crossings_max_red: the signalised pedestrian crossings (crossing_movement), apart from `movements`:
     # read by the rules of a movement's maximum red alone (red_bounded); () without the key
     crossings: tuple[Movement, ...] = ()
+    # the other programs the light may run (a WAUT switches it): the intergreens above cover each
+    programs: tuple[ProgramTiming, ...] = ()
 
     @cached_property
     def red_bounded(self) -> Intersection:

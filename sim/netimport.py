@@ -38,10 +38,11 @@ from controller.config import Config, TimingConfig
 from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
-from controller.model import Intersection
+from controller.model import Intersection, ProgramTiming
 from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages, xmlfiles
 from sim.importfiles import SKIPPED_FILE, ImportResult, NoTrafficLights, file_texts, read_skipped, write_import
 from sim.netdetectors import DETECTOR_SOURCES
+from sim.netprogram_waut import OtherPrograms
 
 __all__ = [
     "DETECTOR_SOURCES",
@@ -108,10 +109,11 @@ def _junction_tables(
     src = netdetectors.loop_source(net, cfg, files, detectors)
     responses = netmovements.right_of_way(net_path)  # one pass over the file for every light's yields
     paths_m = netmovements.internal_paths_m(net_path) if cfg.timing.cyclist_clearance else {}
+    others = OtherPrograms(net_path, files)  # the programs a WAUT may switch a light to
     tables, skipped, nodes_of = [], [], {}
     for tl in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
         try:
-            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, responses)
+            table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, responses, others)
             if paths_m:  # [timing] cyclist_clearance: each movement's crossing time for a cyclist
                 netmovements.add_cyclist_clear(table["movements"], tl, paths_m, cfg.timing.cyclist_speed_mps)
             junction = _parsed(table, f"{net_path}#{tl.getID()}")
@@ -183,22 +185,22 @@ def _junction_table(
     cfg: Config,
     src: netdetectors.LoopSource,
     responses: dict[str, dict[int, str]],
+    others: OtherPrograms,
 ) -> tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]:
-    """One junction's TOML table (neighbours still empty), the nodes it controls, and, where
-    the table has the program's own transitions, its phases as without them (their base greens
-    follow the derived intergreens: the phases to write if the loader refuses the transitions).
-    `responses`: the network file's right of way (netmovements.right_of_way, for add_yields). Raises
-    NotControllable with the reason when the traffic light cannot be controlled safely."""
+    """One junction's TOML table (neighbours still empty), the nodes it controls, and, where the table has the
+    program's own transitions, its phases as without them (their base greens follow the derived intergreens: the
+    phases to write if the loader refuses the transitions). `responses`: the network file's right of way (for
+    add_yields); `others`: _stage_plan's. Raises NotControllable when the light cannot be controlled safely."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
-    plan, n_links = _stage_plan(tl, program, cfg)
+    plan, n_links, timings = _stage_plan(tl, program, cfg, others)
     conns = netmovements.connections(tl, n_links, plan.never_green | plan.free_links)
     if not conns.vehicle:
         raise netstages.NotControllable("controls no vehicle link that its program ever stops and lets go")
     t = cfg.timing
     lanes = sorted({c.lane for c in conns.vehicle})
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
-    yellow_s, all_red_s = plan.yellow_s or t.yellow_s, plan.all_red_s or t.all_red_s
+    yellow_s, all_red_s = _covering(plan, t, timings)
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
     city_s = _crossing_greens_s(program, conns.crossing_m) if t.ped_min_from_program else None
@@ -234,8 +236,17 @@ def _junction_table(
         "movements": movements,
         "detectors": detectors,
     }
-    _add_program_fields(table, program, plan, conns.crossing_m, t)
+    _add_program_fields(table, program, plan, conns.crossing_m, t, timings)
     return table, conns.nodes, derived
+
+
+def _covering(plan: netprogram.StagePlan, t: TimingConfig, timings: tuple[ProgramTiming, ...]) -> tuple[float, float]:
+    """The junction's yellow and all-red: the longest of its program's (the configured ones where it shows none)
+    and of the other programs a WAUT may switch the light to (`timings`, the file's `programs`), which the model's
+    intergreens must cover (docs/import.md, "Time-of-day programs")."""
+    yellow_s = max([plan.yellow_s or t.yellow_s, *(p.yellow_s for p in timings)])
+    all_red_s = max([plan.all_red_s or t.all_red_s, *(p.all_red_s for p in timings)])
+    return yellow_s, all_red_s
 
 
 def _add_crossings(table: dict[str, Any], crossing_m: dict[int, float]) -> None:
@@ -253,16 +264,24 @@ def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]
     return {i: g for i, g in greens.items() if g is not None}
 
 
-def _stage_plan(tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config) -> tuple[netprogram.StagePlan, int]:
-    """The light's stage plan from its program and its number of links, without the program's own clearances
-    or transitions where [timing] program_clearances / program_transitions are off. Raises NotControllable
-    (netstages.checked_stage_plan) when its stages cannot be run safely."""
+def _stage_plan(
+    tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config, others: OtherPrograms
+) -> tuple[netprogram.StagePlan, int, tuple[ProgramTiming, ...]]:
+    """The light's stage plan from its program, its number of links and the other programs a WAUT may switch it
+    to (others.of), without the program's own clearances or transitions where [timing] program_clearances /
+    program_transitions are off, and without its clearances where there are such programs (they would shorten
+    changes those programs need whole). Raises NotControllable (netstages.checked_stage_plan) when its stages
+    cannot be run safely, or when a program its WAUT may switch it to cannot be read."""
     plan, n_links = netstages.checked_stage_plan(tl, program)
-    if not cfg.timing.program_clearances:
+    try:
+        timings = others.of(tl, program.program_id)
+    except ValueError as exc:
+        raise netstages.NotControllable(f"a program its WAUT may switch it to: {exc}") from None
+    if timings or not cfg.timing.program_clearances:
         plan = replace(plan, clearance_s=())
     if not cfg.timing.program_transitions:
         plan = replace(plan, transitions=())
-    return plan, n_links
+    return plan, n_links, timings
 
 
 def _add_program_fields(
@@ -271,11 +290,12 @@ def _add_program_fields(
     plan: netprogram.StagePlan,
     crossing_m: dict[int, float],
     t: TimingConfig,
+    timings: tuple[ProgramTiming, ...] = (),
 ) -> None:
     """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
     the program's own clearances, the crossings its transitions stop (of `crossing_m`'s, with [timing]
-    crossing_red_is_clearance; none without), its transitions, its roadside timeline and, with [timing]
-    crossings_max_red, its crossings (_add_crossings)."""
+    crossing_red_is_clearance; none without), its transitions, its roadside timeline, with [timing]
+    crossings_max_red its crossings (_add_crossings) and the other programs a WAUT may switch it to (`timings`)."""
     crossings = set(crossing_m) if t.crossing_red_is_clearance else set()
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
@@ -298,6 +318,8 @@ def _add_program_fields(
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
     _add_crossings(table, crossing_m if t.crossings_max_red else {})
+    if timings:  # the intergreens cover them (controller/junctions.py)
+        table["programs"] = [{"id": p.program_id, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s} for p in timings]
 
 
 def _stops(plan: netprogram.StagePlan, a: int, b: int, link: int) -> bool:

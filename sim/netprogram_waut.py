@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sumolib
 
-from controller.model import GREEN, Intersection
+from controller.model import GREEN, Intersection, ProgramTiming
 from sim import netprogram
 
 
@@ -82,3 +82,36 @@ def _in_force(tl: sumolib.net.TLS, src: _Sources, model: set[frozenset[int]], at
         return ProgramInForce(from_s, program_id, f"not read: {type(exc).__name__}: {exc}")
     stages = {frozenset(i for i, c in enumerate(st.state) if c in GREEN) for st in plan.stages}
     return ProgramInForce(from_s, program_id, "", stages == model, plan.cycle_s, plan.yellow_s, plan.all_red_s)
+
+
+class OtherPrograms:
+    """For the import: each program a light's WAUT may put in force, other than the one its model describes, as
+    the junction file's `programs` (its longest yellow and all-red, netprogram.stage_plan): the model's intergreens
+    must cover them (controller/junctions.py). Every program the WAUT names, whatever the run's begin and end (the
+    import knows neither end). The network's NEMA programs and the files' programs are read at the first light
+    that has one."""
+
+    def __init__(self, net_path: str, files: list[Path]) -> None:
+        self.net_path, self.files = net_path, files
+        self.wauts = netprogram.waut_schedules(files)
+        self._read: tuple[netprogram.NemaLogics, netprogram.AdditionalRead] | None = None
+
+    def of(self, tl: sumolib.net.TLS, own_id: str) -> tuple[ProgramTiming, ...]:
+        """The programs of tl's WAUT but `own_id`, in the WAUT's order (SUMO's `off`, no signal, left out).
+        Raises ValueError naming the WAUT and the program when one cannot be read as a program."""
+        waut = self.wauts.get(tl.getID())
+        if waut is None:
+            return ()
+        if self._read is None:
+            self._read = (netprogram.NemaLogics(self.net_path), netprogram.read_additional(self.files))
+        out = []
+        for pid in dict.fromkeys([waut.start_program, *(s.program_id for s in waut.switches)]):
+            program = netprogram.program_named(tl, self.net_path, self.files, pid, *self._read) if pid else None
+            if pid == own_id or program is None:
+                continue
+            try:
+                plan = netprogram.stage_plan(program)
+            except ValueError as exc:
+                raise ValueError(f"program {pid!r} of {waut.describe()}: {exc}") from None
+            out.append(ProgramTiming(pid, plan.yellow_s, plan.all_red_s))
+        return tuple(out)
