@@ -5,7 +5,7 @@
 
 Builds each network into DIR/NAME (its .net.xml, route files, additional files and NAME.sumocfg; what is
 already there is left as is) and writes DIR/messy.txt, one network a line, `name cfg end_s`, as
-`sim.bench_key --board` reads it. Each network is small (1-12 lights, 300 s of demand, 600 s runs) and drawn
+`sim.bench_key --board` reads it. Each network is small (1-15 lights, 300 s of demand, 600 s runs) and drawn
 from its seed (6200 + its index), so a build is reproducible; nothing is committed. A network SUMO itself
 refuses to run (`runs=False`: a probe of the importer, e.g. a phase of duration 0) is built but left out of
 the board file.
@@ -16,7 +16,11 @@ phase names, `next` lists and earliestEnd/latestEnd; WAUTs over several programs
 grouped and ungrouped signals; red, all-red and left-green times; rail signals and a rail crossing near a
 light; zipper and all-way-stop neighbours; right-on-red; the `o`, `O`, `u` and `s` states; a left turn's
 internal stop with its own signal (`linkIndex2`); six-lane approaches with per-lane permissions; a
-single-track tram line; a program of type `off`; the city's e2 / e3 / instant detectors.
+single-track tram line; a program of type `off`; the city's e2 / e3 / instant detectors; SUMO's game
+networks as they are (old netconvert versions, one-stage game programs, a real city plan of 1 s sub-phases,
+an OSM city of actuated lights); programs without yellow; offsets past the cycle; static programs with
+minDur / maxDur; no internal links; departLane best / free / random / allowed; a mid-block pedestrian light;
+unregulated lights.
 
 Progress goes to stdout; a tool that fails raises MessyError naming the network and the tool's error
 line, which the CLI prints before exiting 1.
@@ -25,8 +29,10 @@ line, which the CLI prints before exiting 1.
 from __future__ import annotations
 
 import argparse
+import gzip
 import math
 import random
+import shutil
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -35,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import AdapterError
-from sim.scenarios.common import run, staged, strip_header, sumo_tool, tool_failure
+from sim.scenarios.common import run, staged, strip_header, sumo_home, sumo_tool, tool_failure
 from sim.scenarios.corpus.build import build as build_scenario
 from sim.scenarios.corpus.catalogue import CorpusNet
 from sim.scenarios.corpus.demand import Demand
@@ -470,6 +476,137 @@ def roundabout_lefthand() -> NetBuilder:
     return plain(nodes, edges, "--lefthand", "--roundabouts.guess")
 
 
+# ------------------------------------------------------------------------- game networks, as they are
+
+
+def game_net(net: str, *adds: str) -> NetBuilder:
+    """A network of SUMO's game (tools/game; `net` under it, gzipped or not) copied as it is, with its own
+    programs, and `adds` (under tools/game too: the game's program files) copied beside it as
+    `{name}_{file}`, loaded as additional files."""
+
+    def build(out_dir: Path, name: str, seed: int) -> tuple[str, ...]:
+        game = sumo_home() / "tools" / "game"
+        src = game / net
+        data = gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes()
+        (out_dir / f"{name}.net.xml").write_bytes(data)
+        names = []
+        for add in adds:
+            names.append(f"{name}_{Path(add).name}")
+            shutil.copyfile(game / add, out_dir / names[-1])
+        return tuple(names)
+
+    return build
+
+
+def no_yellow(program_id: str = "city") -> PostStep:
+    """`{name}_noyellow.add.xml`: each light's program with every yellow shown as red (`y`, `Y` -> `r`): greens
+    go straight to red, as some cities' plans with an all-red instead of an amber."""
+
+    def step(out_dir: Path, name: str, rng: random.Random) -> tuple[str, ...]:
+        programs = {
+            tl: [Phase(p.duration_s, p.state.replace("y", "r").replace("Y", "r")) for p in phases]
+            for tl, phases in read_programs(out_dir / f"{name}.net.xml").items()
+        }
+        _write_programs(out_dir / f"{name}_noyellow.add.xml", programs, program_id, "static")
+        return (f"{name}_noyellow.add.xml",)
+
+    return step
+
+
+def offset_past_cycle(program_id: str = "city") -> PostStep:
+    """`{name}_offset.add.xml`: each light's static program with an offset of two to four cycles plus a
+    random part (SUMO takes it modulo the cycle)."""
+
+    def step(out_dir: Path, name: str, rng: random.Random) -> tuple[str, ...]:
+        rows = ["<additional>"]
+        for tl, phases in sorted(read_programs(out_dir / f"{name}.net.xml").items()):
+            cycle_s = sum(p.duration_s for p in phases)
+            offset = rng.randint(2, 4) * cycle_s + rng.randint(1, cycle_s - 1)
+            rows.append(f'    <tlLogic id="{tl}" type="static" programID="{program_id}" offset="{offset}">')
+            rows += [f'        <phase duration="{p.duration_s}" state="{p.state}"/>' for p in phases]
+            rows.append("    </tlLogic>")
+        (out_dir / f"{name}_offset.add.xml").write_text("\n".join([*rows, "</additional>", ""]), encoding="utf-8")
+        return (f"{name}_offset.add.xml",)
+
+    return step
+
+
+DEPARTS = (
+    ('departLane="best"', 'departSpeed="max"'),
+    ('departLane="free"', 'departSpeed="desired"'),
+    ('departLane="random"', 'departPos="random_free"'),
+    ('departLane="allowed"', 'departPos="last"'),
+)
+
+
+def depart_flows(veh_h: int = 400) -> PostStep:
+    """`{name}_flows.add.xml`: flows (vehicles in an additional file, routed by SUMO at insertion) from each
+    fringe edge into the network to a fringe edge out of it (not its own reverse), `veh_h` in all over the
+    demand period, with departLane best / free / random / allowed, departSpeed max / desired, departPos
+    random_free / last."""
+
+    def step(out_dir: Path, name: str, rng: random.Random) -> tuple[str, ...]:
+        ins, outs = _fringe_edges(out_dir / f"{name}.net.xml")
+        rows = ["<additional>"]
+        for k, (src, ends) in enumerate(ins):
+            dst = rng.choice([e for e, e_ends in outs if e_ends != ends[::-1]])
+            attrs = " ".join(DEPARTS[k % len(DEPARTS)])
+            rows.append(
+                f'    <flow id="f{k}" begin="0" end="{DEMAND_S}" vehsPerHour="{veh_h / len(ins):.1f}" '
+                f'from="{src}" to="{dst}" {attrs}/>'
+            )
+        (out_dir / f"{name}_flows.add.xml").write_text("\n".join([*rows, "</additional>", ""]), encoding="utf-8")
+        return (f"{name}_flows.add.xml",)
+
+    return step
+
+
+Ends = tuple[str, str]
+
+
+def _fringe_edges(net: Path) -> tuple[list[tuple[str, Ends]], list[tuple[str, Ends]]]:
+    """The normal edges (id, (from node, to node)) that enter the network from a dead end (no edge into their
+    start but their own reverse) and those that leave it to one, sorted."""
+    edges = sorted(
+        (e.get("id", ""), (e.get("from", ""), e.get("to", "")))
+        for e in ET.parse(net).getroot().iter("edge")
+        if e.get("function") is None
+    )
+    into: dict[str, set[str]] = {}
+    out_of: dict[str, set[str]] = {}
+    for _, (a, b) in edges:
+        into.setdefault(b, set()).add(a)
+        out_of.setdefault(a, set()).add(b)
+    ins = [(e, (a, b)) for e, (a, b) in edges if into.get(a, set()) <= {b}]
+    outs = [(e, (a, b)) for e, (a, b) in edges if out_of.get(b, set()) <= {a}]
+    return ins, outs
+
+
+def midblock_crossing() -> NetBuilder:
+    """A four-arm light and, 100 m west of it on the same road, a mid-block pedestrian light (a node of type
+    traffic_light with a crossing over the road and no turn): sidewalks on every edge."""
+    nodes = _cross_nodes() + '  <node id="m" x="-100" y="0" type="traffic_light"/>\n'
+    walk = ' sidewalkWidth="2"'
+    edges = _two_way("w", "m", walk) + _two_way("m", "c", walk) + _two_way("n", "c", walk) + _two_way("s", "c", walk)
+    edges += _two_way("e", "c", walk)
+    return plain(nodes, edges, connections='  <crossing node="m" edges="m_c c_m" priority="true"/>\n')
+
+
+def unregulated_static() -> NetBuilder:
+    """A netgenerate grid of `traffic_light_unregulated` lights (no foe checks between their links) given the
+    static programs of the same grid built with ordinary lights (an additional file, programID `city`)."""
+
+    def build(out_dir: Path, name: str, seed: int) -> tuple[str, ...]:
+        generated(*GRID, "-L", "2", "-j", "traffic_light_unregulated")(out_dir, name, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            generated(*GRID, "-L", "2", *SIGNAL_ALL)(Path(tmp), "regular", seed)
+            programs = read_programs(Path(tmp) / "regular.net.xml")
+        _write_programs(out_dir / f"{name}_city.add.xml", programs, "city", "static")
+        return (f"{name}_city.add.xml",)
+
+    return build
+
+
 # -------------------------------------------------------------------------------------------- catalogue
 
 
@@ -677,6 +814,91 @@ MESSY: tuple[MessyNet, ...] = (
         generated(*GRID, "-L", "2", *SIGNAL_ALL),
         extras=(zero_phase(),),
         runs=False,
+    ),
+    MessyNet(
+        "game_bs3d",
+        "SUMO's game bs3d network as it is: written by netconvert 0.13, its four lights' own programs",
+        game_net("bs3d/bs.net.xml"),
+        Demand(700, CARS, min_distance_m=100),
+    ),
+    MessyNet(
+        "game_a10kw",
+        "SUMO's game A10KW network as it is: an OSM motorway junction written by netconvert 0.27, two lights",
+        game_net("A10KW/osm.net.xml"),
+        Demand(900, CARS, min_distance_m=300),
+    ),
+    MessyNet(
+        "game_corridor",
+        "SUMO's game corridor network as it is: three lights along a road, their own programs",
+        game_net("corridor/corridor.net.xml"),
+        Demand(700, CARS, min_distance_m=100),
+    ),
+    MessyNet(
+        "game_ramp",
+        "SUMO's game ramp network as it is: one light on a motorway ramp, its own program",
+        game_net("ramp/ramp.net.xml"),
+        Demand(700, CARS, min_distance_m=100),
+    ),
+    MessyNet(
+        "game_square",
+        "SUMO's game square network as it is: twelve lights of a grid, their own programs",
+        game_net("square/square.net.xml"),
+        Demand(900, CARS),
+    ),
+    MessyNet(
+        "game_fokr_bs",
+        "SUMO's game fokr_bs junction (a real Braunschweig light, 46 links) with its city plan of 1 s "
+        "sub-phases from signalPlan.add.xml, bicycles and walkers",
+        game_net("fokr_bs_demo/fokr_bs.net.xml.gz", "fokr_bs_demo/signalPlan.add.xml"),
+        Demand(900, BIKES, pedestrians_h=200, min_distance_m=50),
+    ),
+    MessyNet(
+        "game_drt_osm",
+        "SUMO's game DRT network as it is: an OSM city of fifteen actuated lights",
+        game_net("DRT/osm.net.xml"),
+        Demand(1200, CARS, min_distance_m=300),
+    ),
+    MessyNet(
+        "no_yellow",
+        "programs with no yellow: every green goes straight to red (the yellows shown as red)",
+        generated(*GRID, "-L", "2", *SIGNAL_ALL, "--turn-lanes", "1"),
+        extras=(no_yellow(),),
+    ),
+    MessyNet(
+        "offset_past_cycle",
+        "static programs whose offsets are two to four cycles and more",
+        generated(*GRID, "-L", "2", *SIGNAL_ALL),
+        extras=(offset_past_cycle(),),
+    ),
+    MessyNet(
+        "static_mindur",
+        "static programs whose greens carry minDur / maxDur (SUMO ignores them on a static program)",
+        generated(*GRID, "-L", "2", *SIGNAL_ALL),
+        extras=(actuated_program("static", "city", names_next=False),),
+    ),
+    MessyNet(
+        "no_internal",
+        "a network without internal links (--no-internal-links): vehicles jump the junction",
+        generated(*GRID, "-L", "2", *SIGNAL_ALL, "--turn-lanes", "1", "--no-internal-links"),
+    ),
+    MessyNet(
+        "depart_lanes",
+        "flows in an additional file with departLane best / free / random / allowed, departSpeed max, "
+        "departPos random_free / last, beside the routed demand",
+        generated(*GRID, "-L", "3", *SIGNAL_ALL, "--turn-lanes", "1"),
+        Demand(500, CARS),
+        extras=(depart_flows(),),
+    ),
+    MessyNet(
+        "midblock_crossing",
+        "a mid-block pedestrian light (a crossing over the road, no junction) 100 m from a four-arm light",
+        midblock_crossing(),
+        Demand(700, CARS, pedestrians_h=300, min_distance_m=100),
+    ),
+    MessyNet(
+        "unregulated_static",
+        "lights of type traffic_light_unregulated (no foes between links) running ordinary static programs",
+        unregulated_static(),
     ),
 )
 
