@@ -117,7 +117,7 @@ from controller.core.policies.requirements import (
 )
 from controller.core.policies.webster import lane_shared_layout
 from controller.core.safety import DECISION_PERIOD_S, SignalView
-from controller.model import CycleWish
+from controller.model import CycleWish, Intersection
 
 
 @dataclass(frozen=True)
@@ -486,7 +486,7 @@ class ScatsPolicy(Policy):
         shown = np.where(given > 0, given, np.array(state.greens_s))
         need = np.maximum(mins, shown * ds / self.params.ds_target)
         g0 = np.array(state.greens_s)
-        want = g0 * np.maximum(need / np.maximum(shown, 1e-9), 0.05)
+        want = self._wanted_s(j, g0, need, shown, mins)
         maxs = np.array([p.max_green_s for p in j.phases])
         greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
         desired = lost_s + float(need.sum())
@@ -520,6 +520,23 @@ class ScatsPolicy(Policy):
             lane_wasted_s=np.zeros(n_l),
             greens_s=tuple(float(x) for x in greens),
         )
+
+    def _wanted_s(
+        self, j: Intersection, g0_s: np.ndarray, need_s: np.ndarray, shown_s: np.ndarray, mins_s: np.ndarray
+    ) -> np.ndarray:
+        """Per phase, the green the splits move toward (s): its green `g0_s` scaled by its need over the green it
+        was shown (equal degrees of saturation). With `city_split_at_minimums`, where no phase needs more than its
+        minimum green, the city's program's base greens scaled to the sum of `g0_s` instead: at light demand every
+        need is its minimum, and the minimums' proportions are not the city's (a 25 / 5 / 6 s program with 18.33 /
+        5 / 6 s minimums gives its through stage 30 % of the cycle at its minimums, 33 % at the city's split).
+        Example: greens 20 / 10 s, needs 15 / 10 s, shown 20 / 10 s: 15 / 10 s."""
+        if self.params.city_split_at_minimums and bool((need_s <= mins_s + 1e-9).all()):
+            base = np.array([max(p.base_green_s, 0.0) for p in j.phases])
+            if base.sum() > 1e-9:
+                out: np.ndarray = base * float(g0_s.sum()) / float(base.sum())
+                return out
+        want: np.ndarray = g0_s * np.maximum(need_s / np.maximum(shown_s, 1e-9), 0.05)
+        return want
 
     def _wish(
         self, state: ScatsState, layout: Layout, network: NetworkView | None, now_s: float, signal: SignalView
