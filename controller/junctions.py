@@ -179,6 +179,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         paired=f.strs("paired", []),
         source=path,
         clearance_s=_clearances(f, n_links),
+        crossing_clearance_s=_crossing_clearances(f, n_links, vehicle),
         program_timeline=_timeline(f, len(phases)),
         transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
         actuated=f.bool("actuated", False),
@@ -257,6 +258,26 @@ def _short_field(j: Intersection, a: int, b: int, p: ProgramTiming) -> str:
     if tr is not None:
         return f"transitions[{j.transitions.index(tr)}]"
     return "all_red_s" if j.all_red_s < p.all_red_s else "clearance_s"
+
+
+def _crossing_clearances(f: _Fields, n_links: int, movements: list[Movement]) -> tuple[tuple[int, float], ...]:
+    """The optional `crossing_clearance_s` table: a pedestrian crossing's link = the seconds from the end of its
+    green to the start of a link it is never green with, where the program keeps longer than yellow_s + all_red_s
+    (the walkers' clearance, docs/import.md rule 7): a link that serves no movement, seconds finite and >= 0."""
+    table = f.get("crossing_clearance_s", {})
+    if not isinstance(table, dict):
+        raise JunctionError(f.path, "crossing_clearance_s", f"must be a table of link = seconds, got {table!r}")
+    vehicle = {i for m in movements for i in m.links}
+    out = []
+    for key, value in table.items():
+        name = f"crossing_clearance_s.{key}"
+        link = str(key)
+        if not (link.isascii() and link.isdecimal() and int(link) < n_links and int(link) not in vehicle):
+            raise JunctionError(f.path, name, f"must name a crossing's link in 0..{n_links - 1} (no movement's)")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise JunctionError(f.path, name, f"must be a finite number >= 0, got {value!r}")
+        out.append((int(link), float(value)))
+    return tuple(sorted(out))
 
 
 def _timeline(f: _Fields, n_phases: int) -> tuple[tuple[int, float], ...]:

@@ -16,7 +16,7 @@ do-no-harm replay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, NamedTuple
@@ -174,6 +174,7 @@ def derived_intergreen_s(
     yellow_s: float,
     all_red_s: float,
     clearance_s: Mapping[tuple[int, int], float] | None = None,
+    crossing_s: Mapping[tuple[int, int], float] | None = None,
 ) -> tuple[float, float]:
     """(intergreen_s, all_red_s) between two green link sets: yellow for any link that goes from
     green to red, then all-red when a link that was red turns green; 0 when no link loses its
@@ -182,14 +183,37 @@ def derived_intergreen_s(
     clearance_s: per ordered pair of links (i, j), the time from the end of i's green to the
     start of j's green that the junction's own program keeps (its intergreen matrix); the
     all-red is the longest such time less the yellow over the links stopped and started, and a
-    pair not listed needs yellow_s + all_red_s (the junction's longest)."""
+    pair not listed needs yellow_s + all_red_s (the junction's longest).
+
+    crossing_s: per ordered pair (pedestrian crossing i, link j never green with it), the crossing's
+    clearance where the program keeps it longer than yellow_s + all_red_s (crossing_pairs_s); a change
+    that stops i and starts j runs at least that, the rest of it as all-red."""
     stopped, started = from_green - to_green, to_green - from_green
     all_red = all_red_s if started else 0.0
     if clearance_s and stopped and started:
         whole_s = yellow_s + all_red_s
         need_s = max(clearance_s.get((i, k), whole_s) for i in stopped for k in started)
         all_red = min(all_red_s, max(0.0, need_s - yellow_s))
+    if crossing_s and stopped and started:
+        held_s = max(crossing_s.get((i, k), 0.0) for i in stopped for k in started)
+        all_red = max(all_red, held_s - yellow_s)
     return (yellow_s + all_red if stopped else 0.0, all_red)
+
+
+def crossing_pairs_s(
+    greens: Sequence[frozenset[int]], clearance_s: Iterable[tuple[int, float]]
+) -> dict[tuple[int, int], float]:
+    """A pedestrian crossing's clearance (crossing link, seconds) as derived_intergreen_s reads it: for each link
+    that no stage of `greens` (the green link sets of a junction's stages) shows green with the crossing, the pair
+    (crossing, link) and the crossing's seconds. The walkers who started on its green are still on the road
+    until then; a link ever green with the crossing is the program's to run beside them (docs/import.md rule 7)."""
+    out: dict[tuple[int, int], float] = {}
+    every = frozenset().union(*greens) if greens else frozenset()
+    for i, s in clearance_s:
+        beside = frozenset().union(*(g for g in greens if i in g))
+        for k in sorted(every - beside):
+            out[(i, k)] = s
+    return out
 
 
 @dataclass(frozen=True)
@@ -256,6 +280,10 @@ class Intersection:
     # link, seconds from the end of the first's green to the start of the second's); see
     # derived_intergreen_s
     clearance_s: tuple[tuple[int, int, float], ...] = ()
+    # a pedestrian crossing's clearance where the program keeps it longer than yellow_s + all_red_s: (crossing
+    # link, seconds from the end of its green to the next start of a link it is never green with); see
+    # crossing_pairs_s
+    crossing_clearance_s: tuple[tuple[int, float], ...] = ()
     # the city's program as the roadside reports it, from base_offset_s: (phase index or -1 in a
     # transition, seconds) per segment; () where the base program runs it already (sim/netprogram.py
     # roadside_timeline). The do-no-harm replay's fixed side runs it with [harm] program_timeline
@@ -326,17 +354,25 @@ class Intersection:
     def _intergreens(self) -> tuple[tuple[tuple[float, float], ...], ...]:
         """(intergreen_s, all_red_s) for every ordered pair of phases, computed once."""
         greens = [p.green_links() for p in self.phases]
-        pairs = {(i, k): s for i, k, s in self.clearance_s}
+        pairs, walkers = self.clearance_pairs
         y, r = self.yellow_s, self.all_red_s
         own = {(t.from_phase, t.to_phase): t.total_s for t in self.transitions}
         return tuple(
             tuple(
                 (own[(ia, ib)], max(0.0, own[(ia, ib)] - y))
                 if (ia, ib) in own
-                else derived_intergreen_s(a, b, y, r, pairs)
+                else derived_intergreen_s(a, b, y, r, pairs, walkers)
                 for ib, b in enumerate(greens)
             )
             for ia, a in enumerate(greens)
+        )
+
+    @cached_property
+    def clearance_pairs(self) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
+        """`clearance_s` and `crossing_clearance_s` by pair of links, as derived_intergreen_s reads them."""
+        return (
+            {(i, k): s for i, k, s in self.clearance_s},
+            crossing_pairs_s([p.green_links() for p in self.phases], self.crossing_clearance_s),
         )
 
     @cached_property

@@ -516,8 +516,9 @@ def program_entry(
       due when it handed back, and every link it starts is red until the intergreen ends;
     - the green in force is held to its min_green_s, then the links it stops show yellow for
       j.yellow_s, then red for the all-red the model derives for those two greens
-      (derived_intergreen_s: j.all_red_s, shorter where the program's clearances allow, none
-      when no link starts); a link off ('o', 'O') in both keeps its letter with `keep_off`
+      (derived_intergreen_s: j.all_red_s, shorter where the program's clearances allow, longer
+      where a crossing it stops keeps its clearance, none when no link starts); a link off ('o',
+      'O') in both keeps its letter with `keep_off`
       (config.toml [roadside] keep_off_through_intergreen), as the roadside's intergreens do;
     - a green that starts no link continues those of the green in force: it runs for what is
       left of its program green, at most max_green_s, counted from the roadside's start (as
@@ -531,8 +532,7 @@ def program_entry(
     target = cycle[at]
     to_green = _greens(states[target])
     stopped = green - to_green
-    pairs = {(a, b): s for a, b, s in j.clearance_s}
-    intergreen_s, all_red_s = derived_intergreen_s(green, to_green, j.yellow_s, j.all_red_s, pairs)
+    intergreen_s, all_red_s = derived_intergreen_s(green, to_green, j.yellow_s, j.all_red_s, *j.clearance_pairs)
     hold_s = max(0.0, in_force.min_green_s - green_s) if stopped else 0.0
     shown: list[tuple[float, str]] = [(0.0, in_force.state)] if hold_s > 0 else []
     if stopped:

@@ -201,6 +201,7 @@ def _junction_table(
     lanes = sorted({c.lane for c in conns.vehicle})
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
     yellow_s, all_red_s = _covering(plan, t, timings)
+    plan = _with_crossing_clearances(plan, program, conns, t, yellow_s + all_red_s)
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
     city_s = _crossing_greens_s(program, conns.crossing_m) if t.ped_min_from_program else None
@@ -247,6 +248,23 @@ def _covering(plan: netprogram.StagePlan, t: TimingConfig, timings: tuple[Progra
     yellow_s = max([plan.yellow_s or t.yellow_s, *(p.yellow_s for p in timings)])
     all_red_s = max([plan.all_red_s or t.all_red_s, *(p.all_red_s for p in timings)])
     return yellow_s, all_red_s
+
+
+def _with_crossing_clearances(
+    plan: netprogram.StagePlan,
+    program: netprogram.Program,
+    conns: netmovements.Connections,
+    t: TimingConfig,
+    limit_s: float,
+) -> netprogram.StagePlan:
+    """The plan with its crossings' clearances ([timing] ped_min_from_program; netprogram.crossing_clearances_s): the
+    program's time from the end of a crossing's green to the end of the intergreen after it where longer than
+    `limit_s`, kept after the crossing's green at every change that stops it and starts a link never green with it
+    (docs/import.md rule 7): the program's walk in green, then its clearance. The plan itself without the key."""
+    if not t.ped_min_from_program:
+        return plan
+    clear = netprogram.crossing_clearances_s(program.phases, conns.crossing_m, limit_s)
+    return replace(plan, crossing_clearance_s=clear)
 
 
 def _add_crossings(table: dict[str, Any], crossing_m: dict[int, float]) -> None:
@@ -301,6 +319,8 @@ def _add_program_fields(
         table["actuated"] = True
     if plan.clearance_s:  # the program's own intergreens where shorter than the uniform one
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
+    if plan.crossing_clearance_s:  # a crossing's clearance where longer than the uniform intergreen (rule 7)
+        table["crossing_clearance_s"] = {str(i): s for i, s in plan.crossing_clearance_s}
     stopped = {i for a, b, _ in plan.transitions for i in crossings if _stops(plan, a, b, i)}
     if stopped:  # a crossing shows no yellow: the loader reads the red after its green as its clearance
         table["crossing_links"] = sorted(stopped)

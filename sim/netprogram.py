@@ -107,6 +107,9 @@ class StagePlan:
     # (i, j, s): the program's intergreen from link i to link j where shorter than yellow_s +
     # all_red_s (link_clearances_s)
     clearance_s: tuple[tuple[int, int, float], ...] = ()
+    # (i, s): a pedestrian crossing i's clearance where longer than yellow_s + all_red_s (crossing_clearances_s;
+    # set by the importer, which knows the crossings)
+    crossing_clearance_s: tuple[tuple[int, float], ...] = ()
     # the program's own transitions (program_transitions): (from stage, to stage, its phases)
     transitions: tuple[tuple[int, int, tuple[ProgramPhase, ...]], ...] = ()
     # per stage (index order): from its first green to the next stage's green after it
@@ -729,6 +732,39 @@ def link_clearances_s(
     return tuple(out)
 
 
+def crossing_clearances_s(
+    phases: tuple[ProgramPhase, ...], crossings: Iterable[int], limit_s: float
+) -> tuple[tuple[int, float], ...]:
+    """A pedestrian crossing's clearance as the program keeps it: per crossing link, the shortest time from the end
+    of its green to the end of the intergreen that follows (the red a crossing shows after its green while the
+    vehicles it went with keep theirs, then their yellow and all-red: the walkers' flashing don't-walk), or to the
+    start of a link before that; a phase counted at its minDur where it has one. Only those above limit_s (the
+    junction's yellow_s + all_red_s, which every change runs already), sorted (docs/import.md rule 7)."""
+    phases = tuple(ProgramPhase(p.duration_s if p.min_dur_s is None else p.min_dur_s, p.state) for p in phases)
+    green = [frozenset(i for i, c in enumerate(p.state) if c in STAGE_GREEN) for p in phases]
+    out = []
+    for i in sorted(set(crossings)):
+        ends = [k for k in range(len(phases)) if i in green[k - 1] and i not in green[k]]
+        gap = min((_clearance_after_s(phases, green, k) for k in ends), default=0.0)
+        if gap > limit_s + 1e-9:
+            out.append((i, round(gap, 3)))
+    return tuple(out)
+
+
+def _clearance_after_s(phases: tuple[ProgramPhase, ...], green: list[frozenset[int]], k: int) -> float:
+    """From the start of phase k to the first phase after it that starts a link, or that is a stage (greens and no
+    yellow) after a phase with a yellow or no green (the end of the first intergreen) (crossing_clearances_s)."""
+    n, t, cleared = len(phases), 0.0, False
+    for step in range(n):
+        at = (k + step) % n
+        ph = phases[at]
+        if green[at] - green[at - 1] or (cleared and is_stage(ph.state)):
+            return t
+        cleared = cleared or not is_stage(ph.state)
+        t += ph.duration_s
+    return t
+
+
 def _model_gap_s(phases: list[ProgramPhase], k: int, link: int, gap_s: float, yellow_s: float | None) -> float:
     """The time from the end of `link`'s green (phase k) to another link's start `gap_s` later,
     as the model runs it with its yellow_s: the program's all-red after the link's own yellow
@@ -851,13 +887,14 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
     green then starts when SUMO's does (up to those seconds) and the base cycle is the program's,
     whatever the program's own transitions (partial yellows, greens kept into a transition,
     all-reds of their own lengths)."""
-    from controller.model import derived_intergreen_s
+    from controller.model import crossing_pairs_s, derived_intergreen_s
 
     if len(plan.spans_s) != len(plan.stages):
         return tuple(st.base_green_s for st in plan.stages)
     greens = [frozenset(i for i, c in enumerate(st.state) if c in STAGE_GREEN) for st in plan.stages]
     n = len(greens)
     clearances = {(i, j): s for i, j, s in plan.clearance_s}
+    walkers = crossing_pairs_s(greens, plan.crossing_clearance_s)
     own = {(a, b): sum(p.duration_s for p in run) for a, b, run in plan.transitions}
     spans = plan.spans_s
     if own and len(plan.segments_s) == n:
@@ -865,7 +902,7 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
     raw = []
     for k, span in enumerate(spans):
         pair = (greens[k], greens[(k + 1) % n])
-        ig, _ = derived_intergreen_s(*pair, yellow_s, all_red_s, clearances) if n > 1 else (0.0, 0.0)
+        ig, _ = derived_intergreen_s(*pair, yellow_s, all_red_s, clearances, walkers) if n > 1 else (0.0, 0.0)
         raw.append(span - own.get((k, (k + 1) % n), ig))
     out = [max(1.0, g) for g in raw]
     # the seconds a clamped stage adds come off the longest greens, so the cycle stays SUMO's

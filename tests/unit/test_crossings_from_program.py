@@ -9,18 +9,21 @@ crossing_red_is_clearance the two changes keep the program's transitions (3 s an
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import replace
+from itertools import product
 from pathlib import Path
 
 import pytest
+import sumolib
 
 from controller.config import load_config
 from controller.errors import JunctionError
 from controller.junctions import load_intersections, parse_intersection
 from sim.netimport import import_network
 from sim.netprogram import ProgramPhase, shortest_green_s
-from tests.netbuild import midblock_net
+from tests.netbuild import WALK, cross_net, midblock_net
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = load_config(ROOT / "config.toml")
@@ -41,7 +44,15 @@ def midblock(tmp_path_factory) -> Path:
 def _import(net: Path, out: Path, cfg) -> dict:
     import_network(net, out, cfg)
     (junction,) = load_intersections(out).values()
-    return {"junction": junction, "table": tomllib.loads((out / "m.toml").read_text())}
+    return {"junction": junction, "table": tomllib.loads((out / f"{junction.id}.toml").read_text())}
+
+
+@pytest.fixture(scope="module")
+def incoming(tmp_path_factory) -> Path:
+    """netconvert's `--tls.layout incoming` with crossings (one light, four one-lane approaches): each approach's
+    stage is a crossing part (13 s, then 15 s for the others), a 5 s part with the crossings red and every vehicle
+    link as before (their clearance), then 3 s of yellow."""
+    return cross_net(tmp_path_factory.mktemp("incoming"), "inc", None, *WALK, "--tls.layout", "incoming")
 
 
 def test_off_the_crossing_stage_runs_the_formula_and_the_derived_intergreens(midblock, tmp_path):
@@ -94,3 +105,78 @@ def test_shortest_green_counts_min_dur_and_wraps_the_cycle():
     assert shortest_green_s(phases, 0) == 12.0  # 2 s at the cycle's end and 10 s at its start: one green
     assert shortest_green_s(phases, 1) == 10.0  # an actuated phase counted at its minDur
     assert shortest_green_s((ProgramPhase(5.0, "G"),), 0) is None
+
+
+@pytest.fixture(scope="module")
+def opposite(tmp_path_factory) -> Path:
+    """netconvert's default layout with crossings: each pair of opposite approaches' stage is a crossing part (37 s),
+    a 5 s part with the crossings red and every vehicle link as before (their clearance), then 3 s of yellow."""
+    return cross_net(tmp_path_factory.mktemp("opposite"), "opp", None, *WALK)
+
+
+def _program_clearance_s(net: Path, crossing: int) -> float:
+    """From the end of the crossing's green in SUMO's program to the next start of a link it is never green with
+    (read here from the network file alone): 5 s of its red part + 3 s of yellow on netconvert's layouts."""
+    (tl,) = sumolib.net.readNet(str(net), withPrograms=True).getTrafficLights()
+    (program,) = tl.getPrograms().values()
+    phases = [(p.duration, p.state) for p in program.getPhases()]
+    green = [{i for i, c in enumerate(s) if c in "Gg"} for _, s in phases]
+    apart = {j for g in green for j in g} - {j for g in green if crossing in g for j in g}
+    n, best = len(phases), math.inf
+    for k in range(n):
+        if crossing in green[k - 1] and crossing not in green[k]:
+            t = 0.0
+            for step in range(n):
+                if apart & (green[(k + step) % n] - green[(k + step - 1) % n]):
+                    best = min(best, t)
+                    break
+                t += phases[(k + step) % n][0]
+    return best
+
+
+KEY_OFF_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="key off, a change from the crossing part straight to the next approach runs the derived 3 s yellow where "
+    "the city gives 5 + 3 s (docs/import.md rule 7: the walk and the whole crossing time are in the green instead)",
+)
+
+
+@pytest.mark.parametrize("layout", ["opposite", "incoming"])
+@pytest.mark.parametrize("ped_min", [pytest.param(False, marks=KEY_OFF_GAP), True])
+def test_every_change_keeps_a_crossing_clearance_after_its_green(layout, ped_min, request, tmp_path):
+    """After a crossing's green, every change the gate allows keeps it at least the clearance the city's program
+    gives it (its red part + the yellow, 8 s) before a link it is never green with starts: with ped_min_from_program
+    a policy that skips the crossings' red part (adaptive from the crossing part straight to the next approach) runs
+    it as all-red; before, those changes ran the derived 3 s yellow."""
+    net = request.getfixturevalue(layout)
+    j = _import(net, tmp_path / layout, _cfg(ped_min, False))["junction"]
+    crossings = [m.links[0] for m in j.crossings]
+    assert crossings
+    checked = 0
+    for i in crossings:
+        city_s = _program_clearance_s(net, i)
+        assert city_s == 8.0
+        apart = {k for p in j.phases for k in p.green_links()} - {
+            k for p in j.phases if i in p.green_links() for k in p.green_links()
+        }
+        for a, b in product(j.phases, j.phases):
+            started = b.green_links() - a.green_links()
+            if i in a.green_links() and i not in b.green_links() and started & apart:
+                assert j.intergreen_s(a.index, b.index) >= city_s, (i, a.index, b.index)
+                assert j.intergreen_s(a.index, b.index) - j.all_red_between_s(a.index, b.index) == j.yellow_s
+                checked += 1
+    assert checked >= 2 * len(crossings)
+    # the city's own order is unchanged: the crossings' red part is a stage of its own, the cycle the program's
+    assert j.base_cycle_s() == 90.0 and set(j.cycle_intergreens_s()) == {3.0}
+
+
+def test_the_loader_reads_crossing_clearances_naming_a_crossing(incoming, tmp_path):
+    assert "crossing_clearance_s" not in _import(incoming, tmp_path / "off", OFF)["table"]
+    table = _import(incoming, tmp_path / "t", _cfg(True, False))["table"]
+    assert table["crossing_clearance_s"] == {"12": 8.0, "13": 8.0, "14": 8.0, "15": 8.0}
+    bad = dict(table, crossing_clearance_s={"3": 8.0})  # link 3 serves a movement: no crossing's
+    with pytest.raises(JunctionError, match=r"crossing_clearance_s\.3"):
+        parse_intersection(bad, "j.toml")
+    bad = dict(table, crossing_clearance_s={"13": -1.0})
+    with pytest.raises(JunctionError, match="finite number"):
+        parse_intersection(bad, "j.toml")
