@@ -207,9 +207,8 @@ def _junction_table(
     city_s = _crossing_greens_s(program, conns.crossing_m) if t.ped_min_from_program else None
 
     def phase_tables(p: netprogram.StagePlan) -> list[dict[str, Any]]:
-        greens = netprogram.aligned_greens_s(p, yellow_s, all_red_s)
-        stages = [replace(st, base_green_s=g) for st, g in zip(p.stages, greens)]
-        return [netstages.phase_table(st, conns.crossing_m, t, f, city_s) for st, f in zip(stages, floors)]
+        stages, caps = _aligned_stages(p, yellow_s, all_red_s, city_s)
+        return [netstages.phase_table(st, conns.crossing_m, t, f, c) for st, f, c in zip(stages, floors, caps)]
 
     phases = phase_tables(plan)
     movements = netmovements.movements(net, conns.vehicle, cfg, storage_m, [ph["state"] for ph in phases])
@@ -274,6 +273,41 @@ def _add_crossings(table: dict[str, Any], crossing_m: dict[int, float]) -> None:
     crossings = sorted(i for i in crossing_m if i in served)
     if crossings:
         table["crossings"] = crossings
+
+
+def _aligned_stages(
+    plan: netprogram.StagePlan, yellow_s: float, all_red_s: float, city_s: dict[int, float] | None
+) -> tuple[list[netprogram.Stage], list[dict[int, float] | None]]:
+    """The plan's stages with the base greens that run SUMO's timeline (netprogram.aligned_greens_s), and per stage
+    its crossings' caps ([timing] ped_min_from_program, _crossing_caps_s)."""
+    greens = netprogram.aligned_greens_s(plan, yellow_s, all_red_s)
+    stages = [replace(st, base_green_s=g) for st, g in zip(plan.stages, greens)]
+    return stages, _crossing_caps_s(plan, greens, city_s)
+
+
+def _crossing_caps_s(
+    plan: netprogram.StagePlan, greens_s: tuple[float, ...], city_s: dict[int, float] | None
+) -> list[dict[int, float] | None]:
+    """Per stage, by crossing link, the most its pedestrian minimum may be ([timing] ped_min_from_program; None
+    without): the crossing's shortest program green (`city_s`), less, where the change to the next stage stops
+    only crossings and starts no link (no program transition), the seconds of the stage's program green that
+    change takes. The model shows the crossings yellow there (controller/model.py derived_intergreen_s) while the
+    program shows them green and every vehicle link keeps its green: netconvert's crossing part of 13 s is the
+    model's 10 s green and 3 s yellow, then the part with the crossings red (their clearance). Without it the
+    minimum (13 s) is above the base green (10 s), so the model's own run of the city's program breaks it and
+    every cycle at the minimums is longer than the city's (docs/import.md rule 7)."""
+    if city_s is None:
+        return [None] * len(plan.stages)
+    n, kept = len(plan.stages), {(a, b) for a, b, _ in plan.transitions}
+    green = [{i for i, c in enumerate(st.state) if c in "Gg"} for st in plan.stages]
+    out: list[dict[int, float] | None] = []
+    for k, (stage, green_s) in enumerate(zip(plan.stages, greens_s)):
+        after = green[(k + 1) % n]
+        stopped, started = green[k] - after, after - green[k]
+        only_crossings = bool(stopped) and stopped <= city_s.keys() and not started and (k, (k + 1) % n) not in kept
+        taken_s = max(0.0, stage.base_green_s - green_s) if only_crossings else 0.0
+        out.append({i: max(0.0, s - taken_s) if i in stopped else s for i, s in city_s.items()})
+    return out
 
 
 def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]) -> dict[int, float]:

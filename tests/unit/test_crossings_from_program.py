@@ -180,3 +180,21 @@ def test_the_loader_reads_crossing_clearances_naming_a_crossing(incoming, tmp_pa
     bad = dict(table, crossing_clearance_s={"13": -1.0})
     with pytest.raises(JunctionError, match="finite number"):
         parse_intersection(bad, "j.toml")
+
+
+def test_a_change_stopping_only_crossings_takes_its_yellow_from_their_program_green(incoming, tmp_path):
+    """The model shows the crossings 3 s of yellow where the program shows them green (the change to the 5 s part
+    stops only them and starts nothing, and it is derived): the model's green for the crossing part is 10 s, not
+    13. Off, its pedestrian minimum (walk + length / speed, 10.33 s) is above that green (on W's grid of session 62
+    20 s: every cycle at the minimums longer than the city's); with ped_min_from_program the crossing is asked at
+    most the green the model's run of the program gives it (13 - 3 s), not the program's 13 s."""
+    off = _import(incoming, tmp_path / "off", OFF)["junction"]
+    ped = _import(incoming, tmp_path / "ped", _cfg(True, False))["junction"]
+    for j in (off, ped):
+        assert [p.base_green_s for p in j.phases] == [10.0, 5.0, 12.0, 5.0, 12.0, 5.0, 12.0, 5.0]
+        assert j.intergreen_s(0, 1) == 3.0 and j.base_cycle_s() == 90.0
+    assert [p.min_green_s for p in off.phases][::2] == [10.33] * 4  # stage 0's above its 10 s green
+    # the two crossings of stages 0 and 4 get 13 s and 15 s in the program, those of stages 2 and 6 15 s twice
+    assert [p.ped_min_green_s for p in ped.phases][::2] == [10.0, 10.33, 10.0, 10.33]
+    assert [p.min_green_s for p in ped.phases][1::2] == [5.0] * 4  # the crossings' red part as without the key
+    assert ped.min_cycle_s() <= ped.base_cycle_s()
