@@ -60,35 +60,40 @@ def replayed(recording, tmp_path_factory) -> Path:
     return out
 
 
-CITY = ROOT / "sim" / "scenarios" / "city" / "city.sumocfg"
-CITY_RECORD_S = 900  # the bundled city recorded from 0 under its own programs ...
-CITY_FROM_S = 300  # ... and replayed from here: queues at T seeded from the recording
+FIXED_RECORD_S = 600  # the spider recorded from 0 under its own programs ...
+FIXED_FROM_S = 300  # ... and replayed from here (a window of one 300 s sampler interval at least)
 
 
-@pytest.mark.slow
-def test_a_replayed_city_window_meets_the_geh_target(tmp_path):
-    """The issue's test: record the bundled city, rebuild a window of it from the recording alone
-    and replay it; GEH < 5 for at least 85 % of the counting sites' hourly flows.
+def test_a_replayed_window_meets_the_geh_target(tmp_path):
+    """The issue's path: record a network under its own programs, rebuild a window of it from the
+    recording alone (--from after the start: the lead and the queue estimate before it) and replay
+    it; GEH < 5 for at least 85 % of the counting sites' hourly flows (the spider gives 88 % of 144:
+    at 80 % the test missed counting each loop as its own site, 83 %, and a rebuilt clock 60 s late,
+    83 %). On the bundled city (this test's network before session 64, 73 s of CPU against about 32):
+    `python -m sim.bench_replay_geh` (BENCHMARKS.md, docs/replay.md).
 
-    The window is 600 s: each site's count over it is scaled to an hourly flow (x6) before GEH
-    is taken (sim/replay_geh.py), which is stricter than GEH on the window's raw counts
-    (sqrt(6) times larger for the same relative error). Recorded under `fixed` (the city's own
-    programs), so the calibration run is the recorded one and the replay runs SUMO once."""
+    Each site's count over the window is scaled to an hourly flow (x12 for 300 s) before GEH is taken
+    (sim/replay_geh.py), stricter than GEH on the window's raw counts. Recorded under `fixed`, so
+    the calibration run is the recorded one (sim.replay_recorded) and the replay runs SUMO once."""
     done = cli(
-        "simulate", str(CITY), "--out", str(tmp_path / "sim"), "--policy", "fixed",
-        "--record", str(tmp_path / "archive"), "--", "--end", str(CITY_RECORD_S),
+        "simulate", str(SPIDER), "--out", str(tmp_path / "sim"), "--policy", "fixed",
+        "--record", str(tmp_path / "archive"), "--", "--end", str(FIXED_RECORD_S),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "replay"
     done = cli(
-        "replay", str(tmp_path / "archive"), "--from", str(CITY_FROM_S), "--to", str(CITY_RECORD_S), "--out", str(out),
-        timeout_s=900,
+        "replay", str(tmp_path / "archive"), "--from", str(FIXED_FROM_S), "--to", str(FIXED_RECORD_S),
+        "--out", str(out), timeout_s=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "Calibration run: recorded. Replay of [300, 600)" in (out / "report.html").read_text()
     geh = json.loads((out / "geh.json").read_text())
-    assert geh["hourly_n"] > 100, geh["hourly_n"]  # sites: the city's loops of one kind on one edge
+    assert geh["hourly_n"] > 100, geh["hourly_n"]  # sites: the spider's loops of one kind on one edge
     assert geh["hourly_share"] >= 0.85, geh["hourly_share"]
-    assert all(r["period_s"] == CITY_RECORD_S - CITY_FROM_S for r in geh["hourly"])
+    assert all(r["period_s"] == FIXED_RECORD_S - FIXED_FROM_S for r in geh["hourly"])
+    counted = sum(r["counted_veh_h"] for r in geh["hourly"])
+    modelled = sum(r["modelled_veh_h"] for r in geh["hourly"])
+    assert 0.8 < modelled / counted < 1.2, (modelled, counted)
 
 
 def test_the_recording_holds_every_message_and_plan(recording):
