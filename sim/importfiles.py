@@ -5,7 +5,8 @@ netstages, netmovements, ...) and tomli_w are then not loaded; sumolib is all th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,15 @@ class ImportResult:
     written: tuple[Path, ...]
     skipped: tuple[tuple[str, str], ...]  # (traffic light id, reason)
     tables: tuple[dict[str, Any], ...]  # what each written file holds, in the same order
+    # the models of `written` and `tables` where already built (the import cache's entry, validated
+    # by building them: sim/netcache.py), so that a run does not build them twice
+    models: Mapping[str, Intersection] | None = field(default=None, compare=False, repr=False)
 
     def junctions(self) -> dict[str, Intersection]:
         """The models of the files written, as load_intersections reads them back from a folder
         holding only them, without reading the files again (the TOML round trip changes no value)."""
+        if self.models is not None:
+            return dict(self.models)
         return intersections_from_tables(list(zip(self.written, self.tables, strict=True)))
 
 
@@ -57,11 +63,16 @@ def file_texts(tables: list[dict[str, Any]], net_path: str | Path) -> list[tuple
 
 
 def write_import(
-    out_dir: str | Path, texts: list[tuple[str, str]], tables: list[dict[str, Any]], skipped: list[tuple[str, str]]
+    out_dir: str | Path,
+    texts: list[tuple[str, str]],
+    tables: list[dict[str, Any]],
+    skipped: list[tuple[str, str]],
+    models: Mapping[str, Intersection] | None = None,
 ) -> ImportResult:
     """The import's files in out_dir: each (file name, text) of `texts` (the junction files of
     `tables`, in order: file_texts), a skipped light's earlier file removed, and skipped.txt
-    (when any is skipped; an earlier one removed)."""
+    (when any is skipped; an earlier one removed). `models`: those files' models where already
+    built (ImportResult.models)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -78,7 +89,7 @@ def write_import(
             + "".join(f"{tid}: {why}\n" for tid, why in skipped),
             encoding="utf-8",
         )
-    return ImportResult(tuple(written), tuple((tid, why) for tid, why in skipped), tuple(tables))
+    return ImportResult(tuple(written), tuple((tid, why) for tid, why in skipped), tuple(tables), models)
 
 
 def read_skipped(folder: str | Path) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ from typing import Any
 
 from controller.config import Config
 from controller.junctions import intersections_from_tables
+from controller.model import Intersection
 from sim.importfiles import ImportResult, file_texts, write_import
 from sim.sumo import options_cache_dir
 
@@ -122,8 +123,11 @@ def _junction_tables(*args: Any) -> tuple[list[dict[str, Any]], list[tuple[str, 
     return junction_tables(*args)
 
 
-def _load(entry: Path, out_dir: str | Path) -> tuple[list[tuple[str, str]], list[Any], list[tuple[str, str]]] | None:
-    """(texts, tables, skipped) of a sound entry, else None with a warning naming the file and why."""
+def _load(
+    entry: Path, out_dir: str | Path
+) -> tuple[list[tuple[str, str]], list[Any], list[tuple[str, str]], dict[str, Intersection]] | None:
+    """(texts, tables, skipped, models) of a sound entry, else None with a warning naming the file and
+    why; `models` the junction models its files hold, built to validate it (ImportResult.models)."""
     try:
         digest, _, body = entry.read_text(encoding="utf-8").partition("\n")
         if hashlib.sha256(body.encode()).hexdigest() != digest:
@@ -135,12 +139,12 @@ def _load(entry: Path, out_dir: str | Path) -> tuple[list[tuple[str, str]], list
         tables, skipped = list(kept["tables"]), [(str(t), str(w)) for t, w in kept["skipped"]]
         if len(texts) != len(tables):
             raise ValueError("its files and tables differ in number")
-        intersections_from_tables([(Path(out_dir) / n, t) for (n, _), t in zip(texts, tables)])  # validates
+        models = intersections_from_tables([(Path(out_dir) / n, t) for (n, _), t in zip(texts, tables)])  # validates
     except Exception as exc:  # never trusted: any fault is a miss
         log.warning("import cache entry %s not used (%s): the network is imported again", entry, exc)
         return None
     os.utime(entry)  # recently used (MAX_ENTRIES)
-    return texts, tables, skipped
+    return texts, tables, skipped, models
 
 
 def _store(entry: Path, texts: list[tuple[str, str]], tables: list[Any], skipped: list[tuple[str, str]]) -> None:
