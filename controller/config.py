@@ -62,6 +62,9 @@ class BrokerConfig:
     keepalive_s: float = 30.0
     session_expiry_s: float = 3600.0  # persistent session: QoS 1 traffic survives a reconnect
     mqtt_version: str = "5"  # or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10; docs/deployment.md)
+    # QoS 1 messages (a tick's plans) sent and not yet acknowledged at once; the rest wait in the client, in order.
+    # With MQTT 5 the broker's receive maximum lowers it (docs/mqtt.md, "The in-flight window")
+    max_inflight: int = 20
 
     def resolved_password(self) -> str:
         return self.password or (os.environ.get(self.password_env, "") if self.password_env else "")
@@ -240,6 +243,8 @@ class Config:
     source: str = "<defaults>"
 
 
+MQTT_MAX_INFLIGHT = 65535  # [broker] max_inflight's bound: MQTT 5's receive maximum, the packet ids a client has
+
 # Numbers that must be strictly positive, as section.field (the name a ConfigError gives); every
 # other number (float or int) only non-negative. tests/unit/test_config.py checks that each
 # entry names a numeric field of Config.
@@ -248,6 +253,7 @@ _POSITIVE = frozenset(
         "service.feed_stale_s",
         "service.realtime_factor",
         "broker.keepalive_s",
+        "broker.max_inflight",
         "pcu.car",
         "pcu.bus",
         "pcu.truck",
@@ -468,8 +474,7 @@ def load_config(path: str | Path | None) -> Config:
     _check_validation_network(cfg, p)
     _check_replay(cfg, p)
     _check_estimation(cfg.estimation, str(p))
-    if cfg.broker.mqtt_version not in ("5", "3.1.1"):
-        raise ConfigError(str(p), "broker.mqtt_version", f'must be "5" or "3.1.1", got {cfg.broker.mqtt_version!r}')
+    _check_broker(cfg.broker, str(p))
     _check_names(cfg, str(p))
     r = cfg.regions
     if r.lease_s < 2 * r.heartbeat_s:
@@ -517,7 +522,17 @@ def with_section(cfg: Config, name: str, values: Mapping[str, Any], source: str)
         _check_webster(section, source)
     if name == "service":
         _check_service(section, source)
+    if name == "broker":
+        _check_broker(section, source)
     return dataclasses.replace(cfg, **{name: section})
+
+
+def _check_broker(broker: BrokerConfig, path: str) -> None:
+    """[broker]'s protocol, and an in-flight window MQTT can have (receive maximum and packet ids: two bytes)."""
+    if broker.mqtt_version not in ("5", "3.1.1"):
+        raise ConfigError(path, "broker.mqtt_version", f'must be "5" or "3.1.1", got {broker.mqtt_version!r}')
+    if broker.max_inflight > MQTT_MAX_INFLIGHT:
+        raise ConfigError(path, "broker.max_inflight", f"must be <= {MQTT_MAX_INFLIGHT}, got {broker.max_inflight}")
 
 
 def _check_max_pressure(mp: MaxPressureParams, path: str) -> None:

@@ -207,7 +207,9 @@ class MqttSettings:
     session_expiry_s: float = BrokerConfig.session_expiry_s  # 0: a clean session every time (nothing queued while away)
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
-    max_inflight: int = 20  # QoS 1 messages awaiting PUBACK; must not exceed the broker's receive maximum
+    # QoS 1 messages awaiting PUBACK at once (config.toml [broker]'s default, one source); a broker's lower MQTT 5
+    # receive maximum lowers it at each connect (_handle_connect)
+    max_inflight: int = BrokerConfig.max_inflight
     connect_timeout_s: float = 10.0
     # "5", or "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10): clean_session = not
     # session_expiry_s, the broker's own expiry, retained messages on every subscribe (docs/deployment.md)
@@ -230,6 +232,7 @@ class MqttSettings:
             ca_file=broker.ca_file,
             keepalive_s=broker.keepalive_s,
             session_expiry_s=broker.session_expiry_s,
+            max_inflight=broker.max_inflight,
             protocol=broker.mqtt_version,
         )
 
@@ -625,16 +628,7 @@ class MqttClient:
             return
         self.connects += 1
         self._reconnect_delay_s = self.settings.reconnect_min_s  # pumped: the backoff starts again
-        receive_max = getattr(properties, "ReceiveMaximum", None)
-        mine = self.settings.max_inflight
-        if receive_max and (mine == 0 or mine > receive_max):  # paho does not honour it by itself
-            self._warn(
-                "receive_max",
-                "mqtt client=%s max_inflight=%d exceeds the broker's receive maximum %d",
-                self.settings.client_id,
-                mine,
-                receive_max,
-            )
+        self._honour_receive_maximum(client, getattr(properties, "ReceiveMaximum", None))
         sock = client.socket()
         if isinstance(sock, socket.socket):  # TLS too (ssl.SSLSocket); not a websocket's wrapper
             with contextlib.suppress(OSError):  # small messages, latency matters: no Nagle delay
@@ -653,6 +647,24 @@ class MqttClient:
                 log.exception("mqtt on_connected handler failed client=%s", self.settings.client_id)
         self.connected.set()
         self._first.set()
+
+    def _honour_receive_maximum(self, client: mqtt.Client, receive_max: int | None) -> None:
+        """The in-flight window of this connection: settings.max_inflight, lowered to the broker's MQTT 5 receive
+        maximum when that is lower (a client must not have more QoS 1 messages unacknowledged; paho does not honour
+        it by itself); the messages past it wait in the client, in order. Set at every connect (before paho sends
+        what waited)."""
+        mine = self.settings.max_inflight
+        window = min(mine, receive_max) if receive_max and mine > 0 else (receive_max or mine)
+        if window != mine:
+            self._warn(
+                "receive_max",
+                "mqtt client=%s max_inflight=%d above the broker's receive maximum %d: %d in flight at most",
+                self.settings.client_id,
+                mine,
+                receive_max,
+                window,
+            )
+        client._max_inflight_messages = window  # paho's own field: its setter refuses a connected client
 
     def _handle_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason_code: ReasonCode, properties: object
