@@ -31,8 +31,12 @@ the bundled city's junction with the most detectors (ids made unique).
   loop (controllers, feeder, Mosquitto): on a machine shared with other work, the latencies
   measure the contention; the CPU figures say whether the loop fits the machine's cores (all <=
   cores, ctl max <= 1).
+- the controllers connect as `run` does (MqttSettings.from_config of [broker], config.toml's defaults: above all
+  its in-flight window `max_inflight`, 1,000 here before session 64 where `run` had 20), unless --max-inflight W.
 - each plan's own latency (the line under the table): its junction's detector message of the
   second handed to the feeder's client -> the plan handed to the controller's, over every plan;
+  and (the next line, since session 64) -> the plan's PUBACK in (the broker has it): a QoS 1 plan past the
+  client's in-flight window waits in the client, which the hand-over does not see;
   e2e above runs from the second's first message, so it holds the feeder's whole publishing. With
   the feeder's hand-off span (its first message to its last) and how many of the slowest region's
   messages were still unread when their clock came in (lockstep: read then, the `wait`). Live with
@@ -152,6 +156,7 @@ STATUSES_HELP = (
     "the 1 Hz feeder also publishes each junction's roadside status every second, as a roadside sends it "
     "(QoS 1, retained), right after its detector message; lockstep clock messages announce them"
 )
+MAX_INFLIGHT_HELP = "[broker] max_inflight of the controllers (QoS 1 messages awaiting their PUBACK; default: run's)"
 GC_HELP = (
     "the controllers' garbage collector: as the service runs it (idle: a live node that gathers collects in its "
     "idle time only, IdleCollector) or as CPython runs it, in the ticks too (cpython: a diagnostic, the rule "
@@ -201,8 +206,9 @@ def message_parts(jid: str, detector_ids: list[str], k: int) -> tuple[bytes, byt
 
 # -- the field process ------------------------------------------------------------------------
 def spawned_settings(spec: dict[str, Any], client_id: str) -> MqttSettings:
-    """The bench user's connection in a spawned process (feeder, controller): the broker's host,
-    port and password from `spec`, a clean session, up to 1,000 QoS 1 messages in flight."""
+    """The bench user's connection in the feeder's process (the field's; a controller's is `run`'s:
+    service_settings): the broker's host, port and password from `spec`, a clean session, up to 1,000 QoS 1
+    messages in flight."""
     return MqttSettings(
         host=spec["host"],
         port=spec["port"],
@@ -212,6 +218,13 @@ def spawned_settings(spec: dict[str, Any], client_id: str) -> MqttSettings:
         session_expiry_s=0,
         max_inflight=1000,
     )
+
+
+def service_settings(spec: dict[str, Any], cfg: Config, client_id: str) -> MqttSettings:
+    """A controller's connection as `run` makes it (MqttSettings.from_config of the config's [broker]: its in-flight
+    window, session expiry, keep-alive, protocol), only to the bench's broker as its user."""
+    broker = replace(cfg.broker, host=spec["host"], port=spec["port"], username=BENCH_USER, client_id=client_id)
+    return MqttSettings.from_config(broker, client_id, password=spec["password"])
 
 
 def feeder(spec: dict[str, Any]) -> None:
@@ -477,15 +490,24 @@ def raw_rate(broker: Broker, size: int, count: int, cpus: list[int] | None = Non
     return receive_rate(sub, f"{broker.topics.root}/raw", lambda: start_feeder(broker, spec), wait_s=120, sent=count)
 
 
-def bench_cfg(replan_spread: float = 0.0, service: Mapping[str, float] | None = None) -> Config:
+def bench_cfg(
+    replan_spread: float = 0.0, service: Mapping[str, float] | None = None, broker: Mapping[str, int] | None = None
+) -> Config:
     """webster re-planning every 5 s; replan_spread: [webster]'s (0, the default: every junction
     re-plans on the same tick); service: the [service] values given (--tick-delay, --tick-wait: live
     controllers only), the others the service's own defaults (ServiceConfig, as config.toml: a tick
     waits for its second's messages up to tick_wait_max_s 0.6), checked as a config file's are
-    (ConfigError: tick_delay_s given while tick_wait_max_s is on, say)."""
+    (ConfigError: tick_delay_s given while tick_wait_max_s is on, say); broker: the [broker] values given
+    (--max-inflight), the others `run`'s defaults (BrokerConfig, as config.toml), checked the same way."""
     webster = WebsterParams(period_s=5.0, replan_spread=replan_spread)
     cfg = Config(service=ServiceConfig(site=SITE, policy="webster"), webster=webster)
+    cfg = with_section(cfg, "broker", dict(broker or {}), "sim.bench_mqtt --max-inflight")
     return with_section(cfg, "service", dict(service or {}), "sim.bench_mqtt --tick-delay/--tick-wait")
+
+
+def broker_given(max_inflight: int | None) -> dict[str, int]:
+    """The controllers' [broker] values given on the command line (None: not given, `run`'s default)."""
+    return {} if max_inflight is None else {"max_inflight": max_inflight}
 
 
 def service_given(tick_delay_s: float | None, tick_wait_max_s: float | None) -> dict[str, float]:
@@ -549,7 +571,6 @@ def controller_process(spec: dict[str, Any]) -> None:
     base = city_junction(Path(spec["workdir"]), Config())
     junctions = replicate(base, spec["n"])
     region = next(r for r in bench_regions(junctions, spec["k"]) if r.name == spec["region"])
-    settings = spawned_settings(spec, f"ctl-{spec['n']}-{spec['k']}-{region.name}")
     watched = {j: junctions[j] for j in region.watched}
     server, metrics = None, None
     if spec.get("metrics"):  # as `run` does: the owned junctions' metrics, GET /metrics on a port of its own
@@ -561,11 +582,11 @@ def controller_process(spec: dict[str, Any]) -> None:
         server = MetricsServer(registry, 0)
         cfg = bench_cfg(spec.get("replan_spread", 0.0))
         metrics = ServiceMetrics(registry, {j: junctions[j] for j in region.owned}, cfg)
-    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("service_given"))
+    cfg = bench_cfg(spec.get("replan_spread", 0.0), spec.get("service_given"), spec.get("broker_given"))
     node = ServiceNode(
         cfg,
         watched,
-        settings,
+        service_settings(spec, cfg, f"ctl-{spec['n']}-{spec['k']}-{region.name}"),
         start_s=time.time(),
         lockstep=not live,
         region=region.name,
@@ -577,6 +598,7 @@ def controller_process(spec: dict[str, Any]) -> None:
     warm_up(cfg.service.policy)  # as run_controller.py run does
     freeze_heap()
     validate_s, ticks, plans, begun, inbox = _instrument(node)
+    acks = _StampedAcks.install(node.client)
     notes = (_note_collections(), _note_recvs(node)) if spec.get("dump") else ([], [])
     print(json.dumps({"ready": region.name, "port": server.port if server else None}), flush=True)
     error = ""
@@ -590,9 +612,9 @@ def controller_process(spec: dict[str, Any]) -> None:
     node.close()
     if server is not None:
         server.close()
+    acks.resolve(plans)  # each plan's message id -> the wall time of its PUBACK (None: never acknowledged)
     body: dict[str, Any] = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "error": error}
-    body["received"] = node.service.received
-    body["late_junctions"] = node.late_junctions
+    body |= {"received": node.service.received, "late_junctions": node.late_junctions}
     # the heartbeat's junction tables built in the node's idle time, and those built at once in a tick (live.py)
     body["tables"] = [node.tables_in_idle_time, node.tables_at_once]
     body["gc"] = [node.collector.in_idle_time, node.collector.at_once, *node.collector.collections]  # IdleCollector
@@ -647,7 +669,8 @@ def _note_recvs(node: ServiceNode) -> list[list[float]]:
     return out
 
 
-Plans = dict[float, list[list[float | None]]]  # t -> [[junction number, wall handed, second fed], ...]
+# t -> [[junction number, wall handed, second fed, its PUBACK's wall (its message id until _StampedAcks.resolve)], ...]
+Plans = dict[float, list[list[float | None]]]
 Messages = Sequence[tuple[str | None, bytes]]  # a batch of detector messages: (junction of the topic, payload)
 # _instrument's: per t the seconds validating, the tick's figures, the plans, when the tick began; the inbox
 Instruments = tuple[dict[float, float], dict[float, list[float]], Plans, dict[float, float], "_StampedInbox"]
@@ -708,7 +731,7 @@ def _instrument(node: ServiceNode) -> Instruments:
         ticks[now_s] += [arrived[0], arrived[1], arrived[2] / max(arrived[3], 1), v[0], v[1], tick_cpu, step_s, pub_s]
         ticks[now_s].append(cpu["read"])  # CPU seconds reading detector messages as they arrived, so far
         ticks[now_s] += late.pop(now_s, [0, 0.0])
-        plans[now_s] = [[int(j[1:]), w, fed_t.get(j, now_s)] for (j, _), w in zip(node.sent, plan_walls)]
+        plans[now_s] = [[int(j[1:]), w, fed_t.get(j, now_s), mid] for (j, _), (w, mid) in zip(node.sent, plan_walls)]
         plan_walls.clear()
 
     def noted_tick(now_s: float, clock_s: float | None = None) -> None:
@@ -726,12 +749,12 @@ def _instrument(node: ServiceNode) -> Instruments:
 
 def _time_reads_and_plans(
     node: ServiceNode, cpu: dict[str, float], inbox: _StampedInbox
-) -> tuple[dict[float, list[float]], list[float]]:
+) -> tuple[dict[float, list[float]], list[tuple[float, int]]]:
     """Wrap the node's reads on arrival and its publishing: their CPU seconds into `cpu`; returns
     (t -> [messages of t read after t's clock message came in, their CPU seconds], the wall time
-    each plan of the tick under way was handed to the client, in order)."""
+    each plan of the tick under way was handed to the client and its message id, in order)."""
     late: dict[float, list[float]] = {}
-    plan_walls: list[float] = []
+    plan_walls: list[tuple[float, int]] = []
     read, publish, clocks_in = node.service.read_detector_message, node.client.publish, inbox.clocks_in
 
     def timed_read(payload: bytes, junction: str | None = None) -> Read:
@@ -751,12 +774,43 @@ def _time_reads_and_plans(
         mid = publish(topic, payload, qos, retain)
         cpu["publish"] += time.perf_counter() - a
         if topic.endswith("/plan"):
-            plan_walls.append(time.time())
+            plan_walls.append((time.time(), mid))
         return mid
 
     _patch(node.client, "publish", timed_publish)
     _patch(node.service, "read_detector_message", timed_read)
     return late, plan_walls
+
+
+class _StampedAcks(dict[int, int]):
+    """A client's `acks` (message id -> PUBACK reason code, set by its network thread) noting when each PUBACK came
+    in: a plan's PUBACK says the broker has it, after the client's in-flight window let it out (a QoS 1 message past
+    the window waits in the client: the hand-over to the client does not see that wait)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.walls: dict[int, list[float]] = {}  # message id -> wall times its PUBACKs came in, in order
+
+    @staticmethod
+    def install(client: MqttClient) -> _StampedAcks:
+        stamped = _StampedAcks()
+        stamped.update(client.acks)
+        client.acks = stamped
+        return stamped
+
+    def __setitem__(self, mid: int, code: int) -> None:
+        self.walls.setdefault(mid, []).append(time.time())
+        super().__setitem__(mid, code)
+
+    def resolve(self, plans: Plans) -> None:
+        """Each plan's message id (its entry's last field) replaced by the wall time of the first PUBACK of that id
+        after the plan was handed (ids come round again after 65,535), None when none came."""
+        for t in sorted(plans):
+            for entry in plans[t]:
+                walls, handed = self.walls.get(int(entry[3] or 0), []), entry[1] or 0.0
+                while walls and walls[0] < handed:
+                    walls.pop(0)
+                entry[3] = walls.pop(0) if walls else None
 
 
 class _StampedInbox:
@@ -869,15 +923,16 @@ def one_hz_regions(
     dump: Path | None = None,
     controller_cpus: list[int] | None = None,
     gc: str = "idle",
+    broker_given: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The 1 Hz run with k controller processes (module docstring); feeder: its "connections", "pump" and "cpus"
-    (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start, the core's step
-    started, the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin); gc: their
-    collector (--gc)."""
-    n = len(junctions)
-    regions = bench_regions(junctions, k)
+    (feeder()'s); dump: each plan's timeline (its message handed, received, its tick's start, the core's step started,
+    the plan handed, heard through the broker) as JSON; controller_cpus: theirs (--pin); gc: their collector (--gc);
+    broker_given: their [broker] values given (--max-inflight), else `run`'s defaults."""
+    n, regions = len(junctions), bench_regions(junctions, k)
     common = _controllers_spec(broker, work, network, live, metrics, controller_cpus)
     common |= {"per_message": per_message, "replan_spread": replan_spread, "dump": bool(dump), "gc": gc}
+    common["broker_given"] = dict(broker_given or {})
     procs = [_spawn("--controller", {**common, "n": n, "k": k, "region": r.name}) for r in regions]
     ports = [json.loads(_pipe(p.stdout).readline())["port"] for p in procs]  # each built its junctions, subscribed
     spec = {"mode": "paced", "n": n, "detectors": detectors, "rounds": seconds, "write": feeder_write}
@@ -906,7 +961,7 @@ def one_hz_regions(
     if dump is not None and heard is not None:
         heard.dump(dump, {"sent": sent, "handed": handed, "from_t": t0 + 2, "results": results})
     if "tick_p50" in out:
-        out |= _own_latency(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
+        out |= _own_latencies(results, sent, handed, t0 + 2) | _scraped(results, sent, t0 + 2, scrapes)
         out |= _own_parts(results, sent, handed, t0 + 2)
     return out | _loop_cpu(out, rows, t0 + 2, broker_cpu)
 
@@ -1030,11 +1085,25 @@ def _scraped(
     }
 
 
-def _own_latency(
+def _own_latencies(
     results: list[dict[str, Any]], sent: dict[float, float], handed: dict[str, list[float]], from_t: float
 ) -> dict[str, Any]:
+    """_own_latency to the plans' hand-over, and its figures to their PUBACKs as `acked_...`."""
+    acked = _own_latency(results, sent, handed, from_t, to="acked")
+    out = {f"acked_{key}": value for key, value in acked.items() if key.startswith(("own_", "steady_"))}
+    return _own_latency(results, sent, handed, from_t) | out
+
+
+def _own_latency(
+    results: list[dict[str, Any]],
+    sent: dict[float, float],
+    handed: dict[str, list[float]],
+    from_t: float,
+    to: str = "handed",
+) -> dict[str, Any]:
     """Each plan's own latency: its junction's detector message of that second handed to the
-    feeder's client -> the plan handed to the controller's (ms), over every plan of the ticks on
+    feeder's client -> the plan handed to the controller's (ms; to="acked": -> the plan's PUBACK in, a plan
+    never acknowledged left out and counted as `own_unacked`), over every plan of the ticks on
     the seconds from from_t to the feed's last (a live tick after it took no message: its plans
     would count from the junction's last one); and the feeder's publishing of a second: its first
     message to its last handed. Steady: the same from from_t + STEADY_AFTER_S, once every junction's
@@ -1043,14 +1112,15 @@ def _own_latency(
     own: list[float] = []
     steady: list[float] = []
     by_tick: dict[float, list[float]] = {}  # the steady plans by their tick's second (every region's)
-    last_s = max(sent, default=from_t)
+    last_s, unacked = max(sent, default=from_t), 0
     for r in results:
         for t_text, plans in r.get("plans", {}).items():
             if not from_t <= float(t_text) <= last_s:
                 continue
-            for k, wall, t in plans:  # t: the second of the junction's message the plan's tick took
-                at = handed.get(repr(t))
-                if at is not None and t in sent:
+            for k, handed_at, t, *more in plans:  # t: the second of the junction's message the plan's tick took
+                at, wall = handed.get(repr(t)), handed_at if to == "handed" else (more or [None])[0]
+                unacked += wall is None
+                if at is not None and t in sent and wall is not None:
                     own.append(1000 * (wall - sent[t]) - at[k])
                     if float(t_text) >= from_t + STEADY_AFTER_S:
                         steady.append(own[-1])
@@ -1059,6 +1129,7 @@ def _own_latency(
     if not own or not spans:
         return {}
     out = {"own_p50": statistics.median(own), "own_p99": percentile(own, 99), "own_max": max(own), "own_n": len(own)}
+    out["own_unacked"] = unacked
     if steady:
         out |= {"steady_p50": statistics.median(steady), "steady_p99": percentile(steady, 99), "steady_n": len(steady)}
         out |= _without_slowest_tick(by_tick, from_t)
@@ -1083,7 +1154,7 @@ def _own_parts(
             start = begun.get(t_text)
             if start is None or not from_t + STEADY_AFTER_S <= float(t_text) <= last_s:
                 continue
-            for k, wall, t in plans:
+            for k, wall, t, *_ in plans:
                 at, got = handed.get(repr(t)), last_in.get(t)
                 if at is None or got is None or t not in sent:
                     continue
@@ -1255,6 +1326,7 @@ def _parser() -> argparse.ArgumentParser:
         "by a paho network thread (thread: as before session 50)",
     )
     p.add_argument("--gc", choices=["idle", "cpython"], default="idle", help=GC_HELP)
+    p.add_argument("--max-inflight", type=int, help=MAX_INFLIGHT_HELP)
     p.add_argument("--dump", help="a folder: each 1 Hz run's per-plan timeline as JSON (for analysis)")
     p.add_argument("--pin", action="append", default=[], metavar="ROLE=CPUS", help=PIN_HELP)
     p.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
@@ -1273,6 +1345,7 @@ def main(argv: list[str] | None = None) -> int:
     given = service_given(args.tick_delay, args.tick_wait)
     try:
         service = bench_cfg(args.replan_spread, given).service
+        window = bench_cfg(broker=broker_given(args.max_inflight)).broker.max_inflight
         pins = pin_roles(args.pin, os.cpu_count() or 1)
     except (ConfigError, ValueError) as exc:
         p.error(str(exc))
@@ -1300,6 +1373,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"# Mosquitto raw loopback, paho QoS 0 pub -> sub, {size} B: {raw['msg_s']:,.0f} msg/s "
                 f"({raw['received']}/{raw['sent']} received)",
+                flush=True,
+            )
+            print(
+                f"# controllers' [broker] max_inflight {window} (QoS 1 messages awaiting their PUBACK; the bench's "
+                f"Mosquitto: max_inflight_messages {broker.max_inflight}, its receive maximum)",
                 flush=True,
             )
             if args.service == "live":  # the rule the live ticks start by: the service's own unless given
@@ -1353,6 +1431,7 @@ def _table(
                             _dump_path(args.dump, n, k, kind),
                             args.pins.get("controllers"),
                             args.gc,
+                            broker_given(args.max_inflight),
                         )
                         hz["ingest"] = ing
                         _row(n, k, per_message, hz, raw_msg_s, kind)
@@ -1425,6 +1504,8 @@ def _row(n: int, k: int, per_message: bool, hz: dict[str, Any], raw_msg_s: float
         )
     if "own_p50" in hz:
         print(_own_line(hz), flush=True)
+    if "acked_own_p50" in hz:
+        print(_acked_line(hz), flush=True)
     if metrics != "none":
         line = f"#   metrics {metrics}"
         if hz.get("scrapes"):
@@ -1453,6 +1534,17 @@ def _own_line(hz: dict[str, Any]) -> str:
         f"{hz.get('late_read_ms_p50', float('nan')):.0f} ms of CPU; junction-seconds not in at the tick's latest "
         f"start (live, --tick-wait): {hz.get('late_junctions', 0):g}; feeder connections "
         f"{hz.get('feeder_connections', 1):g}" + _own_parts_text(hz)
+    )
+
+
+def _acked_line(hz: dict[str, Any]) -> str:
+    """The live row's line of each plan's own latency to its PUBACK (_own_latency to="acked")."""
+    return (
+        f"#   each plan from its own junction's message to its PUBACK (the broker has it), ms p50/p99/max: "
+        f"{hz['acked_own_p50']:.0f}/{hz['acked_own_p99']:.0f}/{hz['acked_own_max']:.0f} ({hz['acked_own_n']:g} "
+        f"plans, {hz.get('acked_own_unacked', 0):g} never acknowledged), from +{STEADY_AFTER_S:g} s "
+        f"{hz.get('acked_steady_p50', float('nan')):.0f}/{hz.get('acked_steady_p99', float('nan')):.0f}, "
+        f"p99 without its slowest second {hz.get('acked_steady_p99_but1', float('nan')):.0f}"
     )
 
 

@@ -154,3 +154,63 @@ def test_own_latency_by_part_adds_up_to_each_plans_own_latency():
     assert _own_parts([{"plans": plans}], sent, handed, t0) == {}  # no --dump: no parts
     line = _own_line({"own_p50": 1, "own_p99": 1, "own_max": 1, "own_n": 1, "feed_p50": 1, "feed_p99": 1} | out)
     assert "by part, ms p50/p99: region " in line and ", reads 30/30, tick " in line
+
+
+def test_the_bench_s_controllers_connect_with_run_s_settings():
+    """The controllers' connection is `run`'s (MqttSettings.from_config of [broker]: its in-flight window above all,
+    1,000 in the bench before session 64 where `run` had 20), only to the bench's broker and user; --max-inflight
+    sets [broker] max_inflight as a config file would."""
+    from dataclasses import replace
+
+    from controller.adapters.mqtt import MqttSettings
+    from controller.config import Config
+    from sim.bench_mqtt import BENCH_USER, broker_given, service_settings
+
+    spec = {"host": "127.0.0.1", "port": 1884, "password": "pw"}
+    got = service_settings(spec, bench_cfg(), "ctl-1")
+    run = MqttSettings.from_config(Config().broker, "tsc-x", password="pw")
+    assert got == replace(run, host="127.0.0.1", port=1884, username=BENCH_USER, client_id="ctl-1")
+    assert got.max_inflight == load_config("config.toml").broker.max_inflight
+    given = broker_given(_parser().parse_args(["--max-inflight", "700"]).max_inflight)
+    assert service_settings(spec, bench_cfg(broker=given), "c").max_inflight == 700
+    assert broker_given(_parser().parse_args([]).max_inflight) == {}
+    with pytest.raises(ConfigError, match=r"broker\.max_inflight"):
+        bench_cfg(broker=broker_given(0))
+
+
+def test_each_plan_is_matched_to_the_first_puback_of_its_id_after_it_was_handed():
+    """A plan's PUBACK is the first of its message id that came in after the plan was handed to the client (ids
+    come round again); a plan never acknowledged gets None."""
+    from sim.bench_mqtt import _StampedAcks
+
+    class Client:
+        def __init__(self) -> None:
+            self.acks = {7: 0}
+
+    client = Client()
+    acks = _StampedAcks.install(client)  # type: ignore[arg-type]
+    assert client.acks is acks and acks == {7: 0}
+    acks[5] = 0
+    acks.walls[5] = [10.0, 20.0, 30.0]  # id 5 acknowledged three times (ids come round again)
+    acks.walls[6] = [11.0]
+    plans = {2.0: [[0, 19.0, 2.0, 5], [1, 10.5, 2.0, 6]], 1.0: [[0, 9.0, 1.0, 5], [2, 12.0, 1.0, 6]]}
+    acks.resolve(plans)
+    assert plans[1.0] == [[0, 9.0, 1.0, 10.0], [2, 12.0, 1.0, None]]
+    assert plans[2.0] == [[0, 19.0, 2.0, 20.0], [1, 10.5, 2.0, None]]
+
+
+def test_each_plans_own_latency_to_its_puback():
+    """to="acked": from the plan's message to its PUBACK (the entry's fourth field), plans never acknowledged left
+    out and counted; the line says both."""
+    from sim.bench_mqtt import _acked_line, _own_latency
+
+    t0 = 100.0
+    sent = {t0 + s: 1000.0 + s for s in range(30)}
+    handed = {repr(t): [0.0, 0.0] for t in sent}
+    plans = {str(t): [[0, sent[t] + 0.1, t, sent[t] + 0.4], [1, sent[t] + 0.1, t, None]] for t in sent}
+    handed_out = _own_latency([{"plans": plans}], sent, handed, t0)
+    acked = _own_latency([{"plans": plans}], sent, handed, t0, to="acked")
+    assert round(handed_out["own_p99"], 6) == 100.0 and handed_out["own_n"] == 60 and handed_out["own_unacked"] == 0
+    assert round(acked["own_p99"], 6) == 400.0 and acked["own_n"] == 30 and acked["own_unacked"] == 30
+    hz = {f"acked_{k}": v for k, v in acked.items()}
+    assert "to its PUBACK (the broker has it), ms p50/p99/max: 400/400/400 (30 plans, 30 never" in _acked_line(hz)
