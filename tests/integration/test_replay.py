@@ -64,6 +64,7 @@ FIXED_RECORD_S = 600  # the spider recorded from 0 under its own programs ...
 FIXED_FROM_S = 300  # ... and replayed from here (a window of one 300 s sampler interval at least)
 
 
+@pytest.mark.timeout(1260)  # its two commands' own limits (300 + 900 s): it took 682 s at load 30-40, over the 600 s
 def test_a_replayed_window_meets_the_geh_target(tmp_path):
     """The issue's path: record a network under its own programs, rebuild a window of it from the
     recording alone (--from after the start: the lead and the queue estimate before it) and replay
