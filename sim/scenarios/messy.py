@@ -541,15 +541,17 @@ DEPARTS = (
 
 def depart_flows(veh_h: int = 400) -> PostStep:
     """`{name}_flows.add.xml`: flows (vehicles in an additional file, routed by SUMO at insertion) from each
-    fringe edge into the network to a fringe edge out of it (not its own reverse), `veh_h` in all over the
-    demand period, with departLane best / free / random / allowed, departSpeed max / desired, departPos
-    random_free / last."""
+    edge leaving a dead end into the network to an edge into another dead end, `veh_h` in all over the demand
+    period, with departLane best / free / random / allowed, departSpeed max / desired, departPos random_free /
+    last."""
 
     def step(out_dir: Path, name: str, rng: random.Random) -> tuple[str, ...]:
         ins, outs = _fringe_edges(out_dir / f"{name}.net.xml")
+        if not ins or not outs:
+            raise ValueError(f"{name}.net.xml: no edge from or to a dead end for the flows")
         rows = ["<additional>"]
-        for k, (src, ends) in enumerate(ins):
-            dst = rng.choice([e for e, e_ends in outs if e_ends != ends[::-1]])
+        for k, (src, start) in enumerate(ins):
+            dst = rng.choice([e for e, end in outs if end != start])
             attrs = " ".join(DEPARTS[k % len(DEPARTS)])
             rows.append(
                 f'    <flow id="f{k}" begin="0" end="{DEMAND_S}" vehsPerHour="{veh_h / len(ins):.1f}" '
@@ -561,25 +563,15 @@ def depart_flows(veh_h: int = 400) -> PostStep:
     return step
 
 
-Ends = tuple[str, str]
-
-
-def _fringe_edges(net: Path) -> tuple[list[tuple[str, Ends]], list[tuple[str, Ends]]]:
-    """The normal edges (id, (from node, to node)) that enter the network from a dead end (no edge into their
-    start but their own reverse) and those that leave it to one, sorted."""
+def _fringe_edges(net: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The normal edges (id, dead end) that start at a dead end (a junction of type dead_end) and those that end
+    at one, sorted by id."""
+    root = ET.parse(net).getroot()
+    ends = {j.get("id") for j in root.iter("junction") if j.get("type") == "dead_end"}
     edges = sorted(
-        (e.get("id", ""), (e.get("from", ""), e.get("to", "")))
-        for e in ET.parse(net).getroot().iter("edge")
-        if e.get("function") is None
+        (e.get("id", ""), e.get("from", ""), e.get("to", "")) for e in root.iter("edge") if e.get("function") is None
     )
-    into: dict[str, set[str]] = {}
-    out_of: dict[str, set[str]] = {}
-    for _, (a, b) in edges:
-        into.setdefault(b, set()).add(a)
-        out_of.setdefault(a, set()).add(b)
-    ins = [(e, (a, b)) for e, (a, b) in edges if into.get(a, set()) <= {b}]
-    outs = [(e, (a, b)) for e, (a, b) in edges if out_of.get(b, set()) <= {a}]
-    return ins, outs
+    return [(e, a) for e, a, _ in edges if a in ends], [(e, b) for e, _, b in edges if b in ends]
 
 
 def midblock_crossing() -> NetBuilder:

@@ -4,6 +4,7 @@ network it was building."""
 
 from __future__ import annotations
 
+import random
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -48,3 +49,17 @@ def test_a_failing_tool_is_named_with_the_network_and_nothing_is_left(tmp_path, 
 def test_an_unknown_name_is_refused(tmp_path, capsys):
     assert messy.main(["--out", str(tmp_path), "nope"], say=lambda s: None) == 1
     assert "unknown messy network(s) nope" in capsys.readouterr().err
+
+
+def test_depart_flows_start_and_end_at_dead_ends_of_a_grid_with_pockets(tmp_path):
+    # --turn-lanes splits every edge at a node of its own: an edge's reverse is no longer the edge between the same
+    # two nodes, which left the flows file empty before (session 64)
+    messy.generated(*messy.GRID, "-L", "2", "--turn-lanes", "1")(tmp_path, "g", 7)
+    assert messy.depart_flows()(tmp_path, "g", random.Random(7)) == ("g_flows.add.xml",)
+    root = ET.parse(tmp_path / "g.net.xml").getroot()
+    ends = {j.get("id") for j in root.iter("junction") if j.get("type") == "dead_end"}
+    node = {e.get("id"): (e.get("from"), e.get("to")) for e in root.iter("edge")}
+    flows = list(ET.parse(tmp_path / "g_flows.add.xml").getroot().iter("flow"))
+    assert len(flows) == len(ends) == 10
+    assert all(node[f.get("from")][0] in ends and node[f.get("to")][1] in ends for f in flows)
+    assert {f.get("departLane") for f in flows} == {"best", "free", "random", "allowed"}
