@@ -451,6 +451,9 @@ class SignalStatus:
     seq: int
     mode: Mode
     faults: tuple[str, ...] = ()
+    # the city's program in force at the light (the id SUMO's file gives it), where the roadside knows it ("": not
+    # reported): a WAUT switches it by the time of day; [harm] follow_program_in_force replays it
+    program: str = ""
 
 
 @dataclass(frozen=True)

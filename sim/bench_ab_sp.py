@@ -129,7 +129,7 @@ def blocks(rec: Recorded, cfg: Config, base: Path) -> dict[str, Callable[[str], 
                     key = rc.status_key()
                 else:
                     st = rc.status(call[1])
-                    key = (st.phase, st.in_intergreen, st.mode, st.plan_id, st.seq, st.faults)
+                    key = (st.phase, st.in_intergreen, st.mode, st.plan_id, st.seq, st.faults, st.program)
                 out.append((state, key))
         return time.process_time() - t0, out
 

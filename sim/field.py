@@ -339,11 +339,13 @@ class SumoField:
 
     def actuate_bodies(self, t_s: float) -> list[dict[str, Any]]:
         """Run every roadside controller for the coming second; return the status messages'
-        JSON objects (messages.status_body) of those whose status changed (phase, mode, plan,
+        JSON objects (messages.status_body) of those whose status changed (phase, mode, plan, program,
         faults) or was last sent status_every_s ago (status is retained state, not a per-second
         feed)."""
         tl = self.api.trafficlight
         statuses = []
+        for jid in self._wauts:  # the status names the program the WAUT has in force (sent when it changes)
+            self.roadside[jid].program = self._program_in_force(jid, t_s)
         for jid, rc in self.roadside.items():
             local = rc.mode == "local"
             phase = self._local_phase(jid) if local else None

@@ -95,6 +95,9 @@ class RoadsideController:
         self.plan: Command | None = None
         self.last_rx_s = float("-inf")
         self.faults: list[str] = []
+        # the city's program in force, reported in the status where the field knows it (sim/field.py: a light a
+        # WAUT switches); "" reports none
+        self.program = ""
         # Until the first reading of SUMO's program (follow_local) the stage is unknown: it is
         # then set from the program, its phase and the time already spent in it.
         self.stage = _Stage("green", 0, 0, 0.0)
@@ -541,7 +544,7 @@ class RoadsideController:
         return frozenset(k for k in started if all((i, k) in zero for i in stopped))
 
     def status(self, now_s: float) -> SignalStatus:
-        phase, in_intergreen, mode, plan_id, seq, faults = self.status_key()
+        phase, in_intergreen, mode, plan_id, seq, faults, program = self.status_key()
         return SignalStatus(
             junction=self.j.id,
             t_s=now_s,
@@ -552,11 +555,12 @@ class RoadsideController:
             seq=seq,
             mode=mode,
             faults=faults,
+            program=program,
         )
 
-    def status_key(self) -> tuple[int, bool, Mode, str, int, tuple[str, ...]]:
+    def status_key(self) -> tuple[int, bool, Mode, str, int, tuple[str, ...], str]:
         """What of `status()` changes other than the clock: (phase, in_intergreen, mode, plan_id,
-        seq, faults); status() is built from it."""
+        seq, faults, program); status() is built from it."""
         plan = self.plan
         return (
             self.stage.phase,
@@ -565,6 +569,7 @@ class RoadsideController:
             plan.plan_id if plan else "local",
             max(self.last_seq, 0),
             tuple(self.faults),
+            self.program,
         )
 
     def status_epoch(self) -> int:

@@ -188,6 +188,8 @@ class StatusFields(Protocol):
     def mode(self) -> Any: ...
     @property
     def faults(self) -> Sequence[Any]: ...
+    @property
+    def program(self) -> str: ...
 
 
 class _JsonStatus:
@@ -262,6 +264,13 @@ class _JsonStatus:
             return v
         raise _wrong_type("faults", list, v)
 
+    @property
+    def program(self) -> str:
+        v = self._obj.get("program", "")
+        if type(v) is str:
+            return v
+        raise _wrong_type("program", str, v)
+
 
 def decode_status_report(
     payload: bytes,
@@ -286,7 +295,7 @@ def check_status(
     handed over in process) -> RoadsideReport: `status_report` on the object, with the rigour of
     the detector feed: every field present with its JSON type (in_intergreen a boolean, seq and
     phase integers, t and time_in_phase_s finite numbers, plan_id a string, faults a list; epoch,
-    when present, an integer)."""
+    when present, an integer; program, when present, a string)."""
     return status_report(_JsonStatus(obj), junctions, now_s, last_t_s, max_future_s)
 
 
@@ -303,8 +312,8 @@ def status_report(
     before the junction's last accepted status (`last_t_s`; the caller records accepted ones, a
     refused one moves nothing); a phase of the junction; time_in_phase_s, plan_id, seq and epoch in
     range; a mode a roadside may claim (ROADSIDE_MODES; `manual` is the service's); at most
-    MAX_FAULTS short faults. Each field is read once, in that order (so a JSON object's type checks
-    come in that order too)."""
+    MAX_FAULTS short faults; the optional program id as short as a plan_id. Each field is read once,
+    in that order (so a JSON object's type checks come in that order too)."""
     v = fields.v
     if v != MESSAGE_VERSION:
         raise FeedError("bad_version", f"v={v!r}")
@@ -343,7 +352,10 @@ def status_report(
     for fault in faults:
         if type(fault) is not str or len(fault) > MAX_FAULT_CHARS:
             raise _bad_faults()
-    status = SignalStatus(jid, t_s, phase, in_intergreen, float(in_phase_s), plan_id, seq, mode, tuple(faults))
+    program = fields.program
+    if len(program) > MAX_PLAN_ID_CHARS:
+        raise FeedError("out_of_range", f"program of {len(program)} characters")
+    status = SignalStatus(jid, t_s, phase, in_intergreen, float(in_phase_s), plan_id, seq, mode, tuple(faults), program)
     return RoadsideReport(status, epoch)
 
 

@@ -149,7 +149,8 @@ def status_body(status: SignalStatus, epoch: int | None = None) -> dict[str, Any
     """The status message's JSON object, before encoding: what `encode_status` sends and what
     core/feed.py's `check_status` checks (the in-process field hands it over as it is).
     `epoch`: the epoch of the plan `seq` belongs to (omitted when None: a v1 roadside without
-    plan epochs)."""
+    plan epochs). `program` only when non-empty (a roadside that does not know the city's program in force
+    sends none)."""
     body = {
         "v": MESSAGE_VERSION,
         "junction": status.junction,
@@ -162,6 +163,8 @@ def status_body(status: SignalStatus, epoch: int | None = None) -> dict[str, Any
         "mode": status.mode,
         "faults": list(status.faults),
     }
+    if status.program:  # optional: sent only when the roadside knows the program in force
+        body["program"] = status.program
     if epoch is not None:
         body["epoch"] = epoch
     return body

@@ -46,6 +46,7 @@ class _Status(msgspec.Struct, gc=False):
     mode: _RoadsideMode  # manual (the service's) and any other: not this shape
     faults: list[str]
     epoch: int = 0
+    program: str = ""
 
 
 _DECODE = msgspec.json.Decoder(_Status).decode

@@ -175,16 +175,19 @@ def test_a_hand_back_enters_a_program_without_its_green_through_an_intergreen(cr
     api.start(["sumo", "-n", str(net), "-a", str(add), "-e", str(END_S), "--no-step-log", "true"])
     try:
         field = SumoField(api, {tid: replace(j, all_red_s=2.0)}, 60.0, wauts=waut_schedules([add]), begin_s=0.0)
-        shown, modes = {}, {}
+        shown, modes, named = {}, {}, {}
         for t in range(1, 130):
             api.simulationStep(float(t))
             shown[t] = api.trafficlight.getRedYellowGreenState(tid)
             if t == 95:  # program '0' shows stage 0 from 90 s
                 assert field.receive(PhaseCommand(tid, "p", 1, 0, 1.0, 95.0, 110.0), 95.0) == ""
-            field.actuate_bodies(float(t))
+            for body in field.actuate_bodies(float(t)):
+                named[t] = body["program"]
             modes[t] = field.roadside[tid].mode
     finally:
         api.close()
     assert modes[110] == "adaptive" and modes[111] == "local"  # handed back at 111 s
+    # the status names the program in force (sent at the switch, whatever the mode)
+    assert named[1] == "0" and named[100] == "evening" and set(named.values()) == {"0", "evening"}
     assert [shown[t] for t in range(105, 112)] == ["GGgrrrGGgrrr"] * 7
     assert [shown[t] for t in range(112, 112 + len(expected))] == expected

@@ -78,6 +78,7 @@ def test_a_lapsed_plan_hands_back_at_its_own_second():
         roadside={"J": rc},
         _applied={"J": "Gr"},
         _status_sent={"J": ("k", 1200.0)},
+        _wauts={},
         status_every_s=1e9,
         _resume_program=lambda *args: calls.append(args),
     )
@@ -188,6 +189,7 @@ def test_a_take_back_during_an_entry_ends_it():
         _applied={"J": "GrGr"},
         _entries={},
         _status_sent={"J": ("k", 0.0)},
+        _wauts={},
         status_every_s=1e9,
         _enter_program=lambda jid, t_s: entered.append(t_s),
     )

@@ -45,6 +45,7 @@ def test_the_field_asks_sumo_the_phase_time_only_where_the_roadside_reads_it():
         _applied={"J": None},
         _entries={},
         _status_sent={},
+        _wauts={},
         status_every_s=1e9,
         _local_phase=lambda jid: PROGRAM[shown(now["t"])[0]][1],
         _tl_next_switch=next_switch,

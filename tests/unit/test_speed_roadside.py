@@ -117,4 +117,4 @@ def test_status_key_equals_the_status_fields() -> None:
             rc.receive(PhaseCommand("J", f"p{seq}", seq, rng.randrange(4), 1.0, float(t), t + 20.0), float(t))
         rc.tick(float(t), 0 if rc.mode == "local" else None, 3.0)
         st = rc.status(float(t))
-        assert rc.status_key() == (st.phase, st.in_intergreen, st.mode, st.plan_id, st.seq, st.faults)
+        assert rc.status_key() == (st.phase, st.in_intergreen, st.mode, st.plan_id, st.seq, st.faults, st.program)
