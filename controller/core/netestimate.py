@@ -455,16 +455,34 @@ def lanes_of(ests: Sequence[Estimate]) -> Sequence[LaneState]:
     """The estimates' lanes, in order: when they are the EstimateCuts of one update_all's junctions,
     all and in its order, a cuts.Fields that knows their source (the network's LaneState, whose
     arrays are their fields joined) without making any junction's LaneCut; else each one's lanes."""
-    tick = None
+    tick = _one_tick(ests)
+    if tick is None:
+        return [x.lanes for x in ests]
+    return Fields(ests, "lanes", (tick.lanes, tick.slices[-1][0].stop))
+
+
+def healths_of(ests: Sequence[Estimate]) -> Sequence[DetectorHealth]:
+    """The estimates' loops' health, in order, as lanes_of gives their lanes: a cuts.Fields that knows
+    its source (the network's DetectorHealth) without making any junction's HealthCut, when they are
+    the EstimateCuts of one update_all's junctions, all and in its order; else each one's health."""
+    tick = _one_tick(ests)
+    if tick is None:
+        return [x.health for x in ests]
+    return Fields(ests, "health", (tick.health, tick.slices[-1][1].stop))
+
+
+def _one_tick(ests: Sequence[Estimate]) -> _Tick | None:
+    """The update_all record `ests` are the EstimateCuts of, all its junctions and in its order; else None."""
+    tick: _Tick | None = None
     for k, e in enumerate(ests):
         d = e.__dict__
         t = d.get("_tick")
         if t is None or d["_k"] != k or (tick is not None and t is not tick) or type(e) is not EstimateCut:
-            return [x.lanes for x in ests]
+            return None
         tick = t
     if tick is None or len(ests) != len(tick.slices):
-        return [x.lanes for x in ests]
-    return Fields(ests, "lanes", (tick.lanes, tick.slices[-1][0].stop))
+        return None
+    return tick
 
 
 EstimateCut.crossed_by_class = _FromTick("crossed_by_class", _crossed_of)  # type: ignore[assignment]

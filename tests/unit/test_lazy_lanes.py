@@ -85,3 +85,34 @@ def test_lanes_of_sliced_gives_each_estimate_s_lanes_of_the_slice():
     part = got[1:]
     assert len(part) == len(ests) - 1 and all(x is e.lanes for x, e in zip(part, ests[1:]))
     assert len(got[::-1]) == len(ests) and got[::-1][0] is ests[-1].lanes
+
+
+def test_healths_of_one_fold_in_order_knows_the_source_without_making_a_junction_s_health():
+    """netestimate.healths_of, lanes_of's twin for the loops' health (max_pressure_net's yield_block_s pass reads
+    the network's on_s through it): the fold's network DetectorHealth, no junction's HealthCut made."""
+    net, est = _fold(4)
+    ests = [est[j] for j in net.jids]
+    got = netestimate.healths_of(ests)
+    assert isinstance(got, Fields) and len(got) == len(ests)
+    tick = ests[0].__dict__["_tick"]
+    assert joined_source(got) == (tick.health, tick.slices[-1][1].stop)
+    assert Joined(got)("on_s") is tick.health.on_s
+    assert not any("health" in e.__dict__ for e in ests)
+    assert [x is e.health for x, e in zip(got, ests)] == [True] * len(ests)
+    assert np.array_equal(np.concatenate([x.on_s for x in got]), tick.health.on_s)
+
+
+def test_healths_of_anything_else_reads_each_estimate_s_health():
+    net, est = _fold(3)
+    ests = [est[j] for j in net.jids]
+    older = _fold(2)[1]
+    cases = {
+        "reversed": ests[::-1],
+        "a part": ests[:-1],
+        "one of another fold": [older[net.jids[0]], *ests[1:]],
+        "a plain Estimate": [Estimate.empty(Layout.build(mixed_junctions()["A"], Config()), 0.0), *ests[1:]],
+    }
+    for name, records in cases.items():
+        got = netestimate.healths_of(records)
+        assert not isinstance(got, Fields), name
+        assert [x is e.health for x, e in zip(got, records)] == [True] * len(records), name

@@ -70,7 +70,7 @@ import numpy as np
 
 from controller.core.cuts import joined_source
 from controller.core.estimation import Estimate, Layout, LinkLayout, LinkState
-from controller.core.netestimate import lanes_of
+from controller.core.netestimate import healths_of, lanes_of
 from controller.core.network import NetworkView
 from controller.core.policies.max_pressure import (
     Look,
@@ -456,9 +456,9 @@ class _Yield:
         lanes = self.can[self.lane_base + tick.cur[j_l] * self.lane_step] & (tick.elapsed_s >= self.after_s - 1e-6)[j_l]
         if not lanes.any():
             return frozenset()
-        (on_s,) = _joined([e.health for e in estimates], ("on_s",))
+        (on_s,) = _joined(healths_of(estimates), ("on_s",))
         lanes[lanes] = on_s[self.stop[lanes]] >= self.block_s - 1e-6
-        return frozenset(np.unique(j_l[lanes]).tolist())
+        return frozenset(j_l[lanes].tolist())
 
 
 @dataclass(frozen=True)
