@@ -260,3 +260,43 @@ def test_a_movement_giving_way_only_to_its_own_approach_waits_for_no_stream_the_
     n_l = [m.id for m in _given_way_layout(None).junction.movements].index("N_L")
     assert yield_lanes(_given_way_layout(None))[0, n_l].any()
     assert not given_way_lanes(_given_way_layout(["N_T"]))[0, n_l].any()
+
+
+class _Exits:
+    """A NetworkView's stand-in for _pressures: no queue downstream (downstream_weight 0 reads it anyway)."""
+
+    def __init__(self, n_movements: int) -> None:
+        self.n = n_movements
+
+    def downstream_queue_pcu(self, junction: str) -> np.ndarray:
+        return np.zeros(self.n)
+
+
+def test_decide_held_reads_the_exits_room_once_for_both_sums_of_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With exit_room_held on, decide_held weighs the phases twice where yield_block_s acts (all of them, then the
+    phase in force's own without the blocked lane): the exit ratios held_exit_ratio gives are read once (issue 12,
+    session 65) and the sums are those of reading them for each (`ratio` given or not: the same bits)."""
+    from controller.core.policies import max_pressure
+
+    lay = _layout()
+    est = _est(lay, {"N": 6.0}, {}, {"N": 8.0, "S": 1.0, "E": 3.0, "W": 3.0})
+    ratio = np.linspace(0.3, 1.0, len(lay.junction.movements))
+    calls = []
+
+    def held(*args: object) -> np.ndarray:
+        calls.append(args)
+        return ratio.copy()
+
+    monkeypatch.setattr(max_pressure, "held_exit_ratio", held)
+    keys = {"yield_block_s": BLOCK_S, "stall_s": 0.0, "head_block_s": 0.0, "exit_room_held": True}
+    policy = MaxPressurePolicy(dataclasses.replace(MaxPressureParams(), **keys))  # type: ignore[arg-type]
+    signal = SignalView(0, False, 20.0, (100.0, 80.0, 100.0, 80.0, 100.0))
+    look = Look(policy.init(lay, 0.0), lay, est, signal, 100.0, _Exits(len(ratio)), None)  # type: ignore[arg-type]
+    given = (policy._exit_ratio(look),)
+    v = policy._pressures(look)
+    assert v.tobytes() == policy._pressures(look, None, None, given).tobytes()
+    both = policy._yield_blocked(look, None, None, v), policy._yield_blocked(look, None, None, v, given)
+    assert both[0].tobytes() == both[1].tobytes() and both[0][0] < v[0]  # the rule acts
+    calls.clear()
+    _state, wish = policy.decide_held(look.state, lay, est, signal, 100.0, look.network, None, None)
+    assert len(calls) == 1 and wish is not None

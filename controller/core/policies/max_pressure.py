@@ -1099,9 +1099,10 @@ class MaxPressurePolicy(Policy):
             state, drop = _with_unseen(state, layout, est, now_s, cur, unseen_base, drop)
         look = Look(state, layout, est, signal, now_s, network, held_pcu)
         stalled = self._stalls(look)
-        v = self._pressures(look, stalled, drop)
+        ratio = (self._exit_ratio(look),)  # the exits' room, read once for both sums of _yield_blocked
+        v = self._pressures(look, stalled, drop, ratio)
         if self.params.yield_block_s > 0:
-            v = self._yield_blocked(look, stalled, drop, v)
+            v = self._yield_blocked(look, stalled, drop, v, ratio)
         if partner is not None:
             v = v + partner.pressures_pcu2_s
         if state.hold is not None:
@@ -1156,11 +1157,17 @@ class MaxPressurePolicy(Policy):
         return stalled
 
     def _yield_blocked(
-        self, look: Look, stalled: np.ndarray | None, drop: np.ndarray | None, v: np.ndarray
+        self,
+        look: Look,
+        stalled: np.ndarray | None,
+        drop: np.ndarray | None,
+        v: np.ndarray,
+        ratio: tuple[np.ndarray | None] | None = None,
     ) -> np.ndarray:
         """`yield_block_s`: the pressures `v` with the phase in force's own weighed without the lanes whose head
         waits for a gap its green denies (yield_blocked_lanes; their share of each movement's queue, as
-        stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends)."""
+        stuck_drop_pcu takes it); the other phases' as they are (the lane is served once the green ends).
+        `ratio`: _pressures' (the exit ratios `v` was weighed with, when the caller has them)."""
         layout, est, signal = look.layout, look.est, look.signal
         p, cur = self.params, signal.phase
         st = look.state.statics
@@ -1170,7 +1177,7 @@ class MaxPressurePolicy(Policy):
         if more is None:
             return v
         shift = more if drop is None else drop + more
-        own = self._pressures(look, stalled, shift)
+        own = self._pressures(look, stalled, shift, ratio)
         out = v.copy()
         out[cur] = own[cur]
         return out
@@ -1281,21 +1288,23 @@ class MaxPressurePolicy(Policy):
         held = upstream_held_pcu(layout, est, network, self.params.pull_chains) if self.params.pull_upstream else None
         return StageView(self._pressures(Look(state, layout, est, signal, now_s, network, held)), detours)
 
-    def _pressures(self, look: Look, stalled: np.ndarray | None = None, drop: np.ndarray | None = None) -> np.ndarray:
+    def _pressures(
+        self,
+        look: Look,
+        stalled: np.ndarray | None = None,
+        drop: np.ndarray | None = None,
+        ratio: tuple[np.ndarray | None] | None = None,
+    ) -> np.ndarray:
         """phase_pressures with this policy's parameters; `stalled`: the movements that hold no pressure this tick
         (_stalls; None: none); `drop`: PCU to add to each movement's queue besides head_drop_pcu's (stuck_drop_pcu;
-        None: none)."""
+        None: none); `ratio`: (_exit_ratio(look),) when the caller has it (None: read here)."""
         state, layout, est, signal, now_s, network, held_pcu = look
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
         shift = head_drop_pcu(layout, est, state.head_waits) if state.head_waits is not None else None
         if drop is not None:
             shift = drop if shift is None else shift + drop
-        exit_ratio = None
-        if p.exit_room and network is not None:
-            exit_ratio = lane_fifo_ratio(layout, exit_rate_ratio(layout, est, network, direct=True))
-        elif p.exit_room_held and network is not None:
-            exit_ratio = held_exit_ratio(layout, est, network, now_s, p.exit_room_held_direct)
+        exit_ratio = self._exit_ratio(look) if ratio is None else ratio[0]
         once = entry_once_lanes(layout, network) if p.spill_entry_once and network is not None else None
         if once is not None and p.spill_entry_once_held:
             once = entry_once_held(once, layout, est, network)
@@ -1319,6 +1328,16 @@ class MaxPressurePolicy(Policy):
             once,
             inner,
         )
+
+    def _exit_ratio(self, look: Look) -> np.ndarray | None:
+        """_pressures' exit ratio per movement: exit_room's (the exits' discharge, direct) or exit_room_held's
+        (held_exit_ratio); None with neither key on or without a NetworkView."""
+        p, network = self.params, look.network
+        if p.exit_room and network is not None:
+            return lane_fifo_ratio(look.layout, exit_rate_ratio(look.layout, look.est, network, direct=True))
+        if p.exit_room_held and network is not None:
+            return held_exit_ratio(look.layout, look.est, network, look.now_s, p.exit_room_held_direct)
+        return None
 
     def _track_box(
         self, state: MaxPressureState, layout: Layout, est: Estimate, cur: int, now_s: float
