@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,7 +185,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
         actuated=f.bool("actuated", False),
         crossings=tuple(_crossing_walkers(f, n_links, vehicle, phases)),
-        programs=_programs(f),
+        programs=_programs(f, len(phases)),
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -216,9 +217,10 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
     return tuple(sorted(out))
 
 
-def _programs(f: _Fields) -> tuple[ProgramTiming, ...]:
+def _programs(f: _Fields, n_phases: int) -> tuple[ProgramTiming, ...]:
     """The optional `programs` array: each other program the light may run (a WAUT puts it in force), as
-    its `id`, its longest `yellow_s` and its longest `all_red_s` (import-net writes them; docs/import.md)."""
+    its `id`, its longest `yellow_s` and its longest `all_red_s`, and where its stages are the junction's phases,
+    its `base_greens_s` (one per phase) and `base_offset_s` (import-net writes them; docs/import.md)."""
     if not f.has("programs"):
         return ()
     out: list[ProgramTiming] = []
@@ -226,8 +228,23 @@ def _programs(f: _Fields) -> tuple[ProgramTiming, ...]:
         pid = pf.str("id")
         if any(p.program_id == pid for p in out):
             raise JunctionError(f.path, pf.name("id"), f"a second program {pid!r}")
-        out.append(ProgramTiming(pid, pf.num("yellow_s"), pf.num("all_red_s", 0.0)))
+        timing = ProgramTiming(pid, pf.num("yellow_s"), pf.num("all_red_s", 0.0))
+        if pf.has("base_greens_s"):
+            greens = _program_greens(pf, n_phases)
+            out.append(replace(timing, greens_s=greens, offset_s=pf.num("base_offset_s", 0.0)))
+        else:
+            out.append(timing)
     return tuple(out)
+
+
+def _program_greens(pf: _Fields, n_phases: int) -> tuple[float, ...]:
+    """A program's `base_greens_s`: one finite number >= 0 per phase of the junction."""
+    v = pf.get("base_greens_s")
+    ok = isinstance(v, list) and len(v) == n_phases
+    if not ok or not all(not isinstance(g, bool) and isinstance(g, (int, float)) and 0 <= g < math.inf for g in v):
+        why = f"must be a list of {n_phases} finite numbers >= 0 (one per phase), got {v!r}"
+        raise JunctionError(pf.path, pf.name("base_greens_s"), why)
+    return tuple(float(g) for g in v)
 
 
 def _check_programs(j: Intersection, path: str) -> None:

@@ -252,6 +252,11 @@ class ProgramTiming:
     program_id: str
     yellow_s: float
     all_red_s: float
+    # the program's base green per phase of the junction (its stages show the phases' green links, in the same cyclic
+    # order) and where phase 0's green starts in its cycle, as base_green_s / base_offset_s are the static program's;
+    # () where its stages are not the junction's: do-no-harm replays the static program while it is in force
+    greens_s: tuple[float, ...] = ()
+    offset_s: float = 0.0
 
 
 @dataclass(frozen=True)

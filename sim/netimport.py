@@ -200,7 +200,7 @@ def _junction_table(
     t = cfg.timing
     lanes = sorted({c.lane for c in conns.vehicle})
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
-    yellow_s, all_red_s = _covering(plan, t, timings)
+    yellow_s, all_red_s, timings = _covering_programs(tl, plan, t, timings, others)
     plan = _with_crossing_clearances(plan, program, conns, t, yellow_s + all_red_s)
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
@@ -238,6 +238,19 @@ def _junction_table(
     }
     _add_program_fields(table, program, plan, conns.crossing_m, t, timings)
     return table, conns.nodes, derived
+
+
+def _covering_programs(
+    tl: sumolib.net.TLS,
+    plan: netprogram.StagePlan,
+    t: TimingConfig,
+    timings: tuple[ProgramTiming, ...],
+    others: OtherPrograms,
+) -> tuple[float, float, tuple[ProgramTiming, ...]]:
+    """_covering's yellow and all-red, and `timings` with each program's base greens in the model's stages (the
+    plan's; OtherPrograms.with_greens) under them."""
+    yellow_s, all_red_s = _covering(plan, t, timings)
+    return yellow_s, all_red_s, others.with_greens(tl.getID(), timings, plan, yellow_s, all_red_s)
 
 
 def _covering(plan: netprogram.StagePlan, t: TimingConfig, timings: tuple[ProgramTiming, ...]) -> tuple[float, float]:
@@ -373,7 +386,16 @@ def _add_program_fields(
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
     _add_crossings(table, crossing_m if t.crossings_max_red else {})
     if timings:  # the intergreens cover them (controller/junctions.py)
-        table["programs"] = [{"id": p.program_id, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s} for p in timings]
+        table["programs"] = [_program_row(p) for p in timings]
+
+
+def _program_row(p: ProgramTiming) -> dict[str, Any]:
+    """One row of the junction file's `programs` (controller/junctions.py _programs)."""
+    row: dict[str, Any] = {"id": p.program_id, "yellow_s": p.yellow_s, "all_red_s": p.all_red_s}
+    if p.greens_s:  # its stages are the model's (netprogram_waut.program_greens)
+        row["base_greens_s"] = list(p.greens_s)
+        row["base_offset_s"] = p.offset_s
+    return row
 
 
 def _stops(plan: netprogram.StagePlan, a: int, b: int, link: int) -> bool:

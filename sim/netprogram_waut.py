@@ -5,13 +5,16 @@ network and the additional files SUMO loads, no SUMO process."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sumolib
 
 from controller.model import GREEN, Intersection, ProgramTiming
 from sim import netprogram
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class OtherPrograms:
         self.net_path, self.files = net_path, files
         self.wauts = netprogram.waut_schedules(files)
         self._read: tuple[netprogram.NemaLogics, netprogram.AdditionalRead] | None = None
+        # (light, program id) -> the program's stage plan and offset, as `of` read them (for `with_greens`)
+        self._plans: dict[tuple[str, str], tuple[netprogram.StagePlan, float]] = {}
 
     def of(self, tl: sumolib.net.TLS, own_id: str) -> tuple[ProgramTiming, ...]:
         """The programs of tl's WAUT but `own_id`, in the WAUT's order (SUMO's `off`, no signal, left out).
@@ -113,5 +118,59 @@ class OtherPrograms:
                 plan = netprogram.stage_plan(program)
             except ValueError as exc:
                 raise ValueError(f"program {pid!r} of {waut.describe()}: {exc}") from None
+            self._plans[(tl.getID(), pid)] = (plan, program.offset_s)
             out.append(ProgramTiming(pid, plan.yellow_s, plan.all_red_s))
         return tuple(out)
+
+    def with_greens(
+        self,
+        tl_id: str,
+        timings: tuple[ProgramTiming, ...],
+        model: netprogram.StagePlan,
+        yellow_s: float,
+        all_red_s: float,
+    ) -> tuple[ProgramTiming, ...]:
+        """`timings` (of's, for tl_id) with each program's base greens and offset in the model's stages
+        (program_greens, with the junction's `yellow_s` / `all_red_s`); a program whose stages are not the model's
+        keeps none (do-no-harm replays the static program while it is in force), named in the import's log."""
+        out = []
+        for p in timings:
+            plan, offset_s = self._plans[(tl_id, p.program_id)]
+            found = program_greens(plan, offset_s, model, yellow_s, all_red_s)
+            if isinstance(found, str):
+                log.warning(
+                    "junction=%s program=%s: %s; do-no-harm replays the static program while it is in force",
+                    tl_id,
+                    p.program_id,
+                    found,
+                )
+                out.append(p)
+            else:
+                out.append(replace(p, greens_s=found[0], offset_s=found[1]))
+        return tuple(out)
+
+
+def program_greens(
+    plan: netprogram.StagePlan, offset_s: float, model: netprogram.StagePlan, yellow_s: float, all_red_s: float
+) -> tuple[tuple[float, ...], float] | str:
+    """Another program's base greens in the model's stages and where the model's stage 0 starts in its cycle (the
+    static program's base_offset_s rule), mapped as the import maps the static program: its stages' base greens
+    run its timeline with the model's intergreens (netprogram.aligned_greens_s, without its own clearances and
+    transitions, as a WAUT light's model has none); its stages must show the model's stages' green links, each
+    once, in the model's cyclic order. Else why not (for the log)."""
+    mine = [_green(st) for st in model.stages]
+    theirs = [_green(st) for st in plan.stages]
+    n = len(mine)
+    if len(theirs) != n or len(set(theirs)) != n or set(theirs) != set(mine):
+        return f"its {len(theirs)} stages do not show the {n} stages' green links of the model"
+    r = theirs.index(mine[0])
+    if any(theirs[(r + k) % n] != mine[k] for k in range(n)):
+        return "its stages run in another order than the model's"
+    greens = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
+    start_s = plan.first_green_s + sum(plan.spans_s[:r]) if len(plan.spans_s) == n else plan.first_green_s
+    offset = round((offset_s + start_s) % max(plan.cycle_s, 1e-9), 3)
+    return tuple(greens[(r + k) % n] for k in range(n)), offset
+
+
+def _green(stage: netprogram.Stage) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(stage.state) if c in netprogram.STAGE_GREEN)

@@ -67,7 +67,9 @@ def test_the_intergreens_cover_the_program_a_waut_switches_to(cross, tmp_path):
     import_network(cross, tmp_path / "w", CFG, additional=[add])
     j = _one(tmp_path / "w")
     assert (plain.all_red_s, plain.programs) == (0.0, ())
-    assert j.programs == (ProgramTiming("night", 3.0, 2.0),)
+    # 'night' runs the model's stages, its spans the loaded program's: its base greens are the model's (session 65)
+    greens = tuple(p.base_green_s for p in j.phases)
+    assert j.programs == (ProgramTiming("night", 3.0, 2.0, greens, j.base_offset_s),)
     assert (j.yellow_s, j.all_red_s) == (3.0, 2.0)
     n = len(j.phases)
     assert all(j.intergreen_s(a, b) >= 5.0 for a in range(n) for b in range(n) if a != b)
@@ -84,7 +86,8 @@ def test_a_waut_whose_other_programs_are_shorter_changes_nothing_but_the_list(cr
     import_network(cross, tmp_path / "a", CFG, additional=[alone])
     import_network(cross, tmp_path / "w", CFG, additional=[waut])
     a, w = _one(tmp_path / "a"), _one(tmp_path / "w")
-    assert w.programs == (ProgramTiming("0", 3.0, 0.0),)
+    greens = tuple(p.base_green_s for p in w.phases)
+    assert w.programs == (ProgramTiming("0", 3.0, 0.0, greens, w.base_offset_s),)
     assert a == replace(w, programs=(), source=a.source)
 
 
