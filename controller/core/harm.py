@@ -226,6 +226,10 @@ class HarmParams:
     # roadsides' statuses, at their saturation flows, integrated): where less, the group's green stands mostly
     # unused (its lanes empty, or blocked at their exits) and is not what limits its crossings. 0: no such gate
     group_trial_min_degree: float = 0.5
+    # where a light's status names the city's program in force (a WAUT switches it) and the junction file gives
+    # that program's base greens (`programs`), the replay's fixed side runs it from the status that names it, its
+    # evidence restarts and a hold on the city's plan ends (step.Core._follow_programs). false: the static program
+    follow_program_in_force: bool = False
 
     @property
     def blocked_fit(self) -> shadow.BlockedFit | None:
@@ -261,6 +265,7 @@ class HarmParams:
                 "block_profile",
                 "group_trial",
                 "group_trial_green",
+                "follow_program_in_force",
             ):
                 if not isinstance(v, bool):
                     raise ValueError(f"harm {f.name} must be true or false, got {v!r}")
@@ -1290,6 +1295,14 @@ def overrun(state: HarmState) -> bool:
     fall of the demand."""
     hidden = state.measured_hidden_pcu
     return hidden is not None and bool((hidden > 0).any())
+
+
+def program_in_force(state: HarmState, program: str, now_s: float) -> HarmState:
+    """The city's program in force changed ([harm] follow_program_in_force; the caller's replay program runs it
+    from now): the evidence restarts and a hold on the city's plan ends, the policy in force again and judged
+    against the program in force (a verdict against another program holds nothing). Its relapses are kept."""
+    why = f"the city's program {program!r} in force"
+    return _switch(replace(state, return_due=False, approved=False), "policy", now_s, why)
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:

@@ -200,10 +200,7 @@ class Core:
         # the city's program wishes nothing: a junction with no command in force (no override) and not
         # withdrawn has nothing to gate or send (_junction's shortcut, the same state it would reach)
         self.silent = policy.runs_own_program
-        self.programs = {
-            jid: harm.replay_program(lay, cfg.harm, cfg.max_pressure.permitted_sat_ratio)
-            for jid, lay in self.layouts.items()
-        }
+        self._init_programs(cfg)
         spill = netshadow.Spill.build(self.layouts, self.links, cfg.harm.spill_room) if cfg.harm.spill_back else None
         inflow = netshadow.Inflow.build(self.layouts) if cfg.harm.upstream_arrivals else None
         self.shadow_net = netshadow.NetworkProgram.build([self.programs[jid] for jid in self.layouts], spill, inflow)
@@ -233,6 +230,53 @@ class Core:
         self.net_decision = (
             None if self.learns_links or not covers else policy.network_decision({j: self.layouts[j] for j in in_pass})
         )
+
+    def _init_programs(self, cfg: CoreConfig) -> None:
+        """The do-no-harm replay's fixed side per junction (`programs`: the static program's), and with [harm]
+        follow_program_in_force the lights whose file lists other programs (a WAUT switches them: `_follow`) with
+        the program each replays ("": the static one; _follow_programs)."""
+        self._permitted_ratio = cfg.max_pressure.permitted_sat_ratio
+        self.programs = {
+            jid: harm.replay_program(lay, cfg.harm, self._permitted_ratio) for jid, lay in self.layouts.items()
+        }
+        on = cfg.harm.follow_program_in_force
+        self._follow = tuple(jid for jid, lay in self.layouts.items() if on and lay.junction.programs)
+        self._replayed: dict[str, str] = dict.fromkeys(self._follow, "")
+
+    def _follow_programs(
+        self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+    ) -> dict[str, JunctionState]:
+        """[harm] follow_program_in_force: where a light's status names another program in force than the one its
+        replay's fixed side runs (_program_replayed), the fixed side runs that one from now (its base greens and
+        offset from the junction file's `programs`; the static program's where the file gives none), the
+        evidence restarts and a hold on the city's plan ends (harm.program_in_force): the policy is judged again
+        against the program in force. No clock: the status says when."""
+        changed = {}
+        for jid in self._follow:
+            status = updated[jid].status
+            if status is not None and status.program:
+                target = _program_replayed(self.layouts[jid].junction, status.program)
+                if target != self._replayed[jid]:
+                    changed[jid] = target
+        if not changed:
+            return updated
+        out = dict(updated)
+        for jid, target in changed.items():
+            self._replayed[jid] = target
+            lay = _with_program(self.layouts[jid], target)
+            self.programs[jid] = harm.replay_program(lay, self.harm, self._permitted_ratio)
+            hs = updated[jid].harm
+            if hs is not None:
+                new = harm.program_in_force(hs, target or "static", now_s)
+                if new.mode != hs.mode:
+                    mode_changes.append(harm.ModeChange(jid, now_s, new.mode, new.reason, hs.gains))
+                out[jid] = _evolve(updated[jid], harm=new)
+        net = self.shadow_net
+        self.shadow_net = netshadow.NetworkProgram.build(
+            [self.programs[k] for k in self.layouts], net.spill, net.inflow
+        )
+        self._replay_cache = netshadow.ReplayCache()
+        return out
 
     def _wire_exits(self, cfg: CoreConfig) -> None:
         """The readings of the exits and the links that _exits_full merges, each built where its
@@ -920,7 +964,10 @@ class Core:
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
     ) -> dict[str, JunctionState]:
         """`[harm] network_share`: the policy judged for the network (harm.network_verdict), on the
-        modes of the last tick; the junctions it switches are recorded."""
+        modes of the last tick; the junctions it switches are recorded. First, with [harm]
+        follow_program_in_force, each replay follows the program in force (_follow_programs)."""
+        if self._follow:
+            updated = self._follow_programs(updated, now_s, mode_changes)
         if not self.guarded or self.harm.network_share <= 0:
             return updated
         states = {jid: js.harm for jid, js in updated.items() if js.harm is not None}
@@ -1209,6 +1256,23 @@ _evolve = copier(JunctionState)
 def _held_by(by: str) -> str:
     """Why a light is on the city's plan although its own mode is not fixed (_group_guard)."""
     return f"held on the city's plan with {by}, on a short link to it, in fixed mode"
+
+
+def _program_replayed(j: Intersection, named: str) -> str:
+    """The program the replay's fixed side runs while the status names `named` in force: it, where the junction
+    file gives its base greens (`programs`); else "" (the static program: its own, or one whose stages are not
+    the junction's)."""
+    return named if any(p.program_id == named and p.greens_s for p in j.programs) else ""
+
+
+def _with_program(lay: Layout, program_id: str) -> Layout:
+    """The layout whose junction runs `program_id`'s base greens and offset (no roadside timeline); itself for ""."""
+    if not program_id:
+        return lay
+    p = next(p for p in lay.junction.programs if p.program_id == program_id)
+    j = lay.junction
+    phases = tuple(replace(ph, base_green_s=g) for ph, g in zip(j.phases, p.greens_s, strict=True))
+    return replace(lay, junction=replace(j, phases=phases, base_offset_s=p.offset_s, program_timeline=()))
 
 
 def _held_still(mode_changes: list[harm.ModeChange], jid: str, by: str) -> None:
