@@ -12,6 +12,10 @@ Without --seed neither command is given one (as the test ran).
 Prints one JSON line: the sites compared, the hourly and 15-min shares, the counted and modelled
 flows' ratio, whether the target is met, and each step's wall and CPU (its subprocesses') time.
 Exit status 1 when the target is missed.
+
+The record and replay commands (`record_args`, `replay_args`), the target (TARGET) and the flows'
+ratio (`modelled_over_counted`) are the ones tests/integration/test_replay.py's GEH test runs on the
+spider: one source for both.
 """
 
 from __future__ import annotations
@@ -47,18 +51,38 @@ def _step(args: list[str], timing: dict[str, Any], name: str) -> None:
         raise SystemExit(f"{name} failed (exit {done.returncode}): {done.stderr[-2000:]}")
 
 
+def record_args(cfg: Path, out: Path, record_s: int, seed: int | None = None) -> list[str]:
+    """`run_controller.py` arguments recording `cfg` under its own programs (`fixed`) from 0 to
+    record_s into out/archive (the run's outputs in out/sim). seed None: none given."""
+    seeded = [] if seed is None else ["--seed", str(seed)]
+    record = ["simulate", str(cfg), "--out", str(out / "sim"), "--policy", "fixed", "--record", str(out / "archive")]
+    return [*record, "--", "--end", str(record_s), *seeded]
+
+
+def replay_args(out: Path, from_s: int, to_s: int, seed: int | None = None) -> list[str]:
+    """`run_controller.py` arguments replaying [from_s, to_s) of record_args' out/archive into
+    out/replay (its geh.json and report.html). seed None: none given."""
+    seeded = [] if seed is None else ["--seed", str(seed)]
+    window = ["--from", str(from_s), "--to", str(to_s)]
+    return ["replay", str(out / "archive"), *window, "--out", str(out / "replay"), *seeded]
+
+
+def modelled_over_counted(geh: dict[str, Any]) -> float | None:
+    """The replay's hourly flows summed over the sites against the counted ones (geh.json's
+    "hourly" rows); None when nothing was counted."""
+    counted = sum(r["counted_veh_h"] for r in geh["hourly"])
+    modelled = sum(r["modelled_veh_h"] for r in geh["hourly"])
+    return modelled / counted if counted else None
+
+
 def city_geh(out: Path, seed: int | None, record_s: int, from_s: int) -> dict[str, Any]:
     """Record the city under `fixed` for record_s, replay [from_s, record_s); the GEH figures.
     seed None: no seed given to either (the city's sumocfg's and replay's own, as the test ran)."""
     timing: dict[str, Any] = {}
-    seeded = [] if seed is None else ["--seed", str(seed)]
-    record = ["simulate", str(CITY), "--out", str(out / "sim"), "--policy", "fixed", "--record", str(out / "archive")]
-    _step([*record, "--", "--end", str(record_s), *seeded], timing, "record")
-    window = ["--from", str(from_s), "--to", str(record_s)]
-    _step(["replay", str(out / "archive"), *window, "--out", str(out / "replay"), *seeded], timing, "replay")
+    _step(record_args(CITY, out, record_s, seed), timing, "record")
+    _step(replay_args(out, from_s, record_s, seed), timing, "replay")
     geh = json.loads((out / "replay" / "geh.json").read_text())
-    counted = sum(r["counted_veh_h"] for r in geh["hourly"])
-    modelled = sum(r["modelled_veh_h"] for r in geh["hourly"])
+    ratio = modelled_over_counted(geh)
     return {
         "network": str(CITY.relative_to(ROOT)),
         "seed": seed,
@@ -66,7 +90,7 @@ def city_geh(out: Path, seed: int | None, record_s: int, from_s: int) -> dict[st
         "hourly_n": geh["hourly_n"],
         "hourly_share": round(geh["hourly_share"], 4),
         "quarter_share": round(geh["quarter_share"], 4),
-        "modelled_over_counted": round(modelled / counted, 4) if counted else None,
+        "modelled_over_counted": None if ratio is None else round(ratio, 4),
         "periods_s": sorted({r["period_s"] for r in geh["hourly"]}),
         "target_met": geh["hourly_share"] >= TARGET,
         "timing": timing,

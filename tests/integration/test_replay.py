@@ -15,6 +15,7 @@ import pytest
 
 import run_controller
 from controller.adapters.archive import read_archive, site_root
+from sim import bench_replay_geh
 
 ROOT = Path(__file__).resolve().parents[2]
 SPIDER = ROOT / "sim" / "scenarios" / "spider" / "spider.sumocfg"
@@ -76,25 +77,19 @@ def test_a_replayed_window_meets_the_geh_target(tmp_path):
     Each site's count over the window is scaled to an hourly flow (x12 for 300 s) before GEH is taken
     (sim/replay_geh.py), stricter than GEH on the window's raw counts. Recorded under `fixed`, so
     the calibration run is the recorded one (sim.replay_recorded) and the replay runs SUMO once."""
-    done = cli(
-        "simulate", str(SPIDER), "--out", str(tmp_path / "sim"), "--policy", "fixed",
-        "--record", str(tmp_path / "archive"), "--", "--end", str(FIXED_RECORD_S),
-    )  # fmt: skip
+    done = cli(*bench_replay_geh.record_args(SPIDER, tmp_path, FIXED_RECORD_S))
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "replay"
-    done = cli(
-        "replay", str(tmp_path / "archive"), "--from", str(FIXED_FROM_S), "--to", str(FIXED_RECORD_S),
-        "--out", str(out), timeout_s=900,
-    )  # fmt: skip
+    done = cli(*bench_replay_geh.replay_args(tmp_path, FIXED_FROM_S, FIXED_RECORD_S), timeout_s=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Calibration run: recorded. Replay of [300, 600)" in (out / "report.html").read_text()
     geh = json.loads((out / "geh.json").read_text())
     assert geh["hourly_n"] > 100, geh["hourly_n"]  # sites: the spider's loops of one kind on one edge
-    assert geh["hourly_share"] >= 0.85, geh["hourly_share"]
+    assert bench_replay_geh.TARGET == 0.85  # the issue's acceptance figure (docs/replay.md): not lowered here
+    assert geh["hourly_share"] >= bench_replay_geh.TARGET, geh["hourly_share"]
     assert all(r["period_s"] == FIXED_RECORD_S - FIXED_FROM_S for r in geh["hourly"])
-    counted = sum(r["counted_veh_h"] for r in geh["hourly"])
-    modelled = sum(r["modelled_veh_h"] for r in geh["hourly"])
-    assert 0.8 < modelled / counted < 1.2, (modelled, counted)
+    ratio = bench_replay_geh.modelled_over_counted(geh)
+    assert ratio is not None and 0.8 < ratio < 1.2, ratio
 
 
 def test_the_recording_holds_every_message_and_plan(recording):
