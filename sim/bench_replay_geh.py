@@ -3,7 +3,7 @@ its own programs (`fixed`) for 900 s, rebuild the window [300, 900) from the rec
 `replay`, and print the calibration run's GEH: GEH < 5 for at least 85 % of the counting sites'
 hourly flows (docs/replay.md, "Calibration: GEH"). It was a test of tests/integration/test_replay.py
 (about 73 s of CPU, the slow pass's longest test); the test suite now proves the same path on the
-spider (tests/integration/test_replay.py, test_a_replayed_window_meets_the_geh_target).
+spider (tests/integration/test_replay_geh.py, test_a_replayed_window_meets_the_geh_target).
 
     python -m sim.bench_replay_geh [--out DIR] [--seed S] [--record-s 900] [--from-s 300]
 
@@ -14,8 +14,8 @@ flows' ratio, whether the target is met, and each step's wall and CPU (its subpr
 Exit status 1 when the target is missed.
 
 The record and replay commands (`record_args`, `replay_args`), the target (TARGET) and the flows'
-ratio (`modelled_over_counted`) are the ones tests/integration/test_replay.py's GEH test runs on the
-spider: one source for both.
+ratio (`modelled_over_counted`) are the ones tests/integration/test_replay_geh.py runs on the spider:
+one source for both.
 """
 
 from __future__ import annotations
