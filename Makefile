@@ -55,7 +55,8 @@ resco: $(STAMP)
 # Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes (near idle
 # 415 s and 246 s, session 62's clean clone; BENCHMARKS.md, F session 63).
 # First on both cores (pytest-xdist, --dist loadfile: a module stays on one worker; the corpus is
-# split by network, tests/conftest.py). Then the tests marked `wallclock` (real-time pacing, broker,
+# split by network, and four long modules of one test each are handed out first: tests/conftest.py).
+# Then the tests marked `wallclock` (real-time pacing, broker,
 # failover and scrape deadlines) alone and one at a time, so that the other worker's load cannot
 # make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS: the whole
 # suite's collection is about 22 s of CPU, those two folders' 5 s; tests/unit/test_wallclock_dirs.py
