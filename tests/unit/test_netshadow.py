@@ -172,28 +172,40 @@ def _advance_reference(
     return lifted
 
 
-@pytest.mark.parametrize("use_cache", [True, False])
+# spill_back, shared_lanes, head_of_line, upstream, floor, blocked, now, profile
+KEY_ROWS = [
+    (True, False, False, False, False, False, False, False),
+    (False, False, False, False, False, False, False, False),
+    (True, True, False, False, False, False, False, False),
+    (True, False, True, False, False, False, False, False),
+    (True, False, False, True, False, False, False, False),
+    (False, False, False, True, False, False, False, False),
+    (True, False, False, False, True, False, False, False),
+    (True, False, False, True, True, False, False, False),
+    (True, False, False, False, False, True, False, False),
+    (False, False, False, False, False, True, False, False),
+    (True, False, True, True, False, True, False, False),
+    (True, False, False, False, False, False, True, False),
+    (False, False, False, False, False, False, True, False),
+    (True, False, False, True, True, True, True, False),
+    (True, False, False, False, False, False, True, True),
+    (False, False, False, False, False, False, False, True),
+    (True, False, True, True, True, True, False, True),
+]
+# Every row runs with a ReplayCache (as harm.observe_all does); such a run goes without one for its first 37 ticks
+# (while the late junction waits) and misses it at tick 38 and at each evidence restart, so the pass without a
+# cache runs there too. Only the rows without keys and the two with most keys run without a cache throughout
+# (BENCHMARKS.md, F session 65: every one of 15 mutants of netshadow.py fails one of these cases).
+UNCACHED_ROWS = [KEY_ROWS[0], KEY_ROWS[1], KEY_ROWS[13], KEY_ROWS[16]]
+
+
 @pytest.mark.parametrize(
-    ("spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked", "now", "profile"),
+    ("use_cache", "spill_back", "shared_lanes", "head_of_line", "upstream", "floor", "blocked", "now", "profile"),
     [
-        (True, False, False, False, False, False, False, False),
-        (False, False, False, False, False, False, False, False),
-        (True, True, False, False, False, False, False, False),
-        (True, False, True, False, False, False, False, False),
-        (True, False, False, True, False, False, False, False),
-        (False, False, False, True, False, False, False, False),
-        (True, False, False, False, True, False, False, False),
-        (True, False, False, True, True, False, False, False),
-        (True, False, False, False, False, True, False, False),
-        (False, False, False, False, False, True, False, False),
-        (True, False, True, True, False, True, False, False),
-        (True, False, False, False, False, False, True, False),
-        (False, False, False, False, False, False, True, False),
-        (True, False, False, True, True, True, True, False),
-        (True, False, False, False, False, False, True, True),
-        (False, False, False, False, False, False, False, True),
-        (True, False, True, True, True, True, False, True),
+        *((True, *row) for row in KEY_ROWS),
+        *((False, *row) for row in UNCACHED_ROWS),
         pytest.param(
+            True,
             True,
             True,
             True,
