@@ -116,11 +116,7 @@ def _junction_tables(
             table, nodes, derived_phases = _junction_table(net, tl, programs[tl.getID()], cfg, src, responses, others)
             if paths_m:  # [timing] cyclist_clearance: each movement's crossing time for a cyclist
                 netmovements.add_cyclist_clear(table["movements"], tl, paths_m, cfg.timing.cyclist_speed_mps)
-            junction = _parsed(table, f"{net_path}#{tl.getID()}")
-            if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
-                table["phases"] = derived_phases
-                table.pop("crossing_links", None)
-                junction = _parsed(table, f"{net_path}#{tl.getID()}")
+            junction = _loaded(table, derived_phases, f"{net_path}#{tl.getID()}")
             _drop_timeline_if_base(table, junction)
         except (netstages.NotControllable, JunctionError) as exc:
             skipped.append((tl.getID(), str(exc)))
@@ -146,6 +142,17 @@ def _junction_tables(
         )
         netneighbours.add_paired(tables, nodes_of, tls_of_node, pair_m, _one_timeline)
     return tables, skipped
+
+
+def _loaded(table: dict[str, Any], derived_phases: list[dict[str, Any]] | None, where: str) -> Intersection:
+    """The junction as the loader reads the table (_parsed); where it refused the program's transitions, the
+    table's greens as without them (`derived_phases`, _junction_table's)."""
+    junction = _parsed(table, where)
+    if "transitions" not in table and derived_phases is not None:  # refused: greens as without them
+        table["phases"] = derived_phases
+        table.pop("crossing_links", None)
+        junction = _parsed(table, where)
+    return junction
 
 
 def _one_timeline(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -178,6 +185,9 @@ def _no_program_reason(tl: sumolib.net.TLS) -> str:
     return "traffic light without a program"
 
 
+_Table = tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]
+
+
 def _junction_table(
     net: sumolib.net.Net,
     tl: sumolib.net.TLS,
@@ -186,14 +196,47 @@ def _junction_table(
     src: netdetectors.LoopSource,
     responses: dict[str, dict[int, str]],
     others: OtherPrograms,
-) -> tuple[dict[str, Any], set[sumolib.net.node.Node], list[dict[str, Any]] | None]:
+) -> _Table:
     """One junction's TOML table (neighbours still empty), the nodes it controls, and, where the table has the
     program's own transitions, its phases as without them (their base greens follow the derived intergreens: the
     phases to write if the loader refuses the transitions). `responses`: the network file's right of way (for
-    add_yields); `others`: _stage_plan's. Raises NotControllable when the light cannot be controlled safely."""
+    add_yields); `others`: _stage_plan's. Raises NotControllable when the light cannot be controlled safely.
+    Where its stages at their minimum greens take longer than the longest cycle (netstages.CycleTooLong), the
+    model with the program's staggered starts merged (netprogram.staggered_starts; docs/import.md rule 12)."""
     if program is None:
         raise netstages.NotControllable(_no_program_reason(tl))
-    plan, n_links, timings = _stage_plan(tl, program, cfg, others)
+    try:
+        return _table_of(net, tl, program, cfg, src, responses, others, False)
+    except netstages.CycleTooLong as exc:
+        if not netprogram.staggered_starts(netprogram.merge_runs(program.phases)):
+            raise
+        try:
+            out = _table_of(net, tl, program, cfg, src, responses, others, True)
+        except netstages.NotControllable as merged:
+            raise netstages.NotControllable(f"{exc}; with its staggered starts merged: {merged}") from None
+        try:
+            junction = _loaded(out[0], out[2], f"{tl.getID()}")
+        except JunctionError as refused:
+            raise netstages.NotControllable(f"{exc}; with its staggered starts merged: {refused}") from None
+        try:
+            netstages.check_staggered_clearances(junction, program)
+        except netstages.NotControllable as short:
+            raise netstages.NotControllable(f"{exc}; {short}") from None
+        return out
+
+
+def _table_of(
+    net: sumolib.net.Net,
+    tl: sumolib.net.TLS,
+    program: netprogram.Program,
+    cfg: Config,
+    src: netdetectors.LoopSource,
+    responses: dict[str, dict[int, str]],
+    others: OtherPrograms,
+    merge_staggered: bool,
+) -> _Table:
+    """_junction_table's, from the program's stage plan (`merge_staggered`: netprogram.stage_plan's)."""
+    plan, n_links, timings = _stage_plan(tl, program, cfg, others, merge_staggered)
     conns = netmovements.connections(tl, n_links, plan.never_green | plan.free_links)
     if not conns.vehicle:
         raise netstages.NotControllable("controls no vehicle link that its program ever stops and lets go")
@@ -330,14 +373,14 @@ def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]
 
 
 def _stage_plan(
-    tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config, others: OtherPrograms
+    tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config, others: OtherPrograms, merge_staggered: bool = False
 ) -> tuple[netprogram.StagePlan, int, tuple[ProgramTiming, ...]]:
     """The light's stage plan from its program, its number of links and the other programs a WAUT may switch it
     to (others.of), without the program's own clearances or transitions where [timing] program_clearances /
     program_transitions are off, and without its clearances where there are such programs (they would shorten
     changes those programs need whole). Raises NotControllable (netstages.checked_stage_plan) when its stages
     cannot be run safely, or when a program its WAUT may switch it to cannot be read."""
-    plan, n_links = netstages.checked_stage_plan(tl, program)
+    plan, n_links = netstages.checked_stage_plan(tl, program, merge_staggered)
     try:
         timings = others.of(tl, program.program_id)
     except ValueError as exc:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -643,8 +643,39 @@ def _longest_run(phases: list[ProgramPhase], hit: Callable[[ProgramPhase], bool]
     return best
 
 
-def stage_plan(program: Program) -> StagePlan:
-    """Stages, intergreens and link classes of a program. Raises ValueError on a malformed one."""
+def _greens_of(state: str) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(state) if c in STAGE_GREEN)
+
+
+def staggered_starts(phases: list[ProgramPhase]) -> frozenset[frozenset[int]]:
+    """The green link sets of `phases` (merged) that only ever lead into a larger green: each phase showing
+    the set (and no yellow) is followed, with no yellow ('y', 'Y') and no link stopped on the way, by a green
+    phase showing the set and more links (a signal-group plan starting its groups one by one, SUMO's
+    game_fokr_bs). stage_plan with `merge_staggered` reads such a phase as part of the change into that green
+    (the program's own transition, red-amber 'u' phases included), not as a stage of its own."""
+    n = len(phases)
+    lead: set[frozenset[int]] = set()
+    other: set[frozenset[int]] = set()
+    for k, ph in enumerate(phases):
+        if not is_stage(ph.state):
+            continue
+        green = _greens_of(ph.state)
+        nxt = next((m for m in range(1, n) if is_stage(phases[(k + m) % n].state)), None)
+        between = [phases[(k + m) % n] for m in range(1, nxt or 1)]
+        ok = (
+            nxt is not None
+            and green < _greens_of(phases[(k + nxt) % n].state)
+            and not any(c in "yY" for p in between for c in p.state)
+            and all(green <= _greens_of(p.state) for p in between)
+        )
+        (lead if ok else other).add(green)
+    return frozenset(lead - other)
+
+
+def stage_plan(program: Program, merge_staggered: bool = False) -> StagePlan:
+    """Stages, intergreens and link classes of a program. Raises ValueError on a malformed one.
+    `merge_staggered`: the green sets that only lead into a larger one (staggered_starts) are no stages;
+    their phases belong to the program's change into the larger green."""
     if program.unusable:
         raise ValueError(program.unusable)
     if not program.phases:
@@ -656,10 +687,10 @@ def stage_plan(program: Program) -> StagePlan:
     if odd:
         raise ValueError(f"unknown signal letters {odd}")
     phases = merge_runs(program.phases)
+    leads = staggered_starts(phases) if merge_staggered else frozenset()
     by_green: dict[frozenset[int], list[Any]] = {}  # [state, summed duration, shortest minimum]
     for ph in phases:
-        if is_stage(ph.state):
-            green = frozenset(i for i, c in enumerate(ph.state) if c in STAGE_GREEN)
+        if is_stage(ph.state) and (green := _greens_of(ph.state)) not in leads:
             if green in by_green:
                 by_green[green][1] += ph.duration_s
                 by_green[green][2] = _shorter(by_green[green][2], ph.min_dur_s)
@@ -787,7 +818,7 @@ _Occurrence = tuple[int, list[ProgramPhase], list[ProgramPhase]]  # (stage, its 
 def _occurrences(phases: list[ProgramPhase], keys: list[frozenset[int]]) -> list[_Occurrence]:
     """The program's cycle from a green of stage 0 as the stages' greens in order, each with the
     phases that follow it up to the next green ([] with fewer than two stages)."""
-    labels = [keys.index(k) if (k := _green_key(p.state)) is not None else -1 for p in phases]
+    labels = [keys.index(k) if (k := _green_key(p.state, keys)) is not None else -1 for p in phases]
     starts = [i for i in range(len(phases)) if labels[i] == 0 and labels[i - 1] != 0]
     if len(keys) < 2 or not starts:
         return []
@@ -852,8 +883,12 @@ def program_transitions(
     return tuple((a, b, run) for (a, b), run in sorted(out.items())), tuple(segments)
 
 
-def _green_key(state: str) -> frozenset[int] | None:
-    return frozenset(i for i, c in enumerate(state) if c in STAGE_GREEN) if is_stage(state) else None
+def _green_key(state: str, keys: Collection[frozenset[int]]) -> frozenset[int] | None:
+    """The stage (of `keys`) a phase shows, None for a transition."""
+    if not is_stage(state):
+        return None
+    green = _greens_of(state)
+    return green if green in keys else None
 
 
 def _timeline(phases: tuple[ProgramPhase, ...], keys: list[frozenset[int]]) -> tuple[tuple[float, ...], float]:
@@ -864,7 +899,7 @@ def _timeline(phases: tuple[ProgramPhase, ...], keys: list[frozenset[int]]) -> t
         return (), 0.0
     index = {k: i for i, k in enumerate(keys)}
     spans = [0.0] * len(keys)
-    ks = [_green_key(p.state) for p in phases]
+    ks = [_green_key(p.state, index) for p in phases]
     last = next(k for k in reversed(ks) if k is not None)  # the stage running as the cycle wraps
     for p, k in zip(phases, ks):
         last = k if k is not None else last

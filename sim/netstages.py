@@ -17,7 +17,9 @@ A model whose stages at their minimum greens alone take longer than the longest 
 the city's stages within its own limits: the light is not controllable (`check_minimum_cycle`).
 This happens where a program keeps a crossing green across several short stages (signal-group
 programs that start and end groups one by one): each stage then carries the whole pedestrian
-minimum the program spreads over its run.
+minimum the program spreads over its run. sim/netimport.py then reads the program once more with its
+staggered starts merged (netprogram.staggered_starts), kept only where no change into a merged green
+starts a link sooner after a conflicting one's green than the program does (check_staggered_clearances).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import sumolib
 
 from controller.config import TimingConfig
+from controller.model import GREEN, Intersection
 from sim import netprogram
 
 
@@ -43,12 +46,18 @@ def is_pedestrian(in_lane: sumolib.net.lane.Lane, out_lane: sumolib.net.lane.Lan
     )
 
 
-def checked_stage_plan(tl: sumolib.net.TLS, program: netprogram.Program) -> tuple[netprogram.StagePlan, int]:
-    """The program's stage plan and its number of links. Raises NotControllable when the
-    program does not fit the network's links, shows a vehicle link green only beside yellows,
-    or has fewer than two green stages."""
+class CycleTooLong(NotControllable):
+    """The stages at their minimum greens take longer than the longest cycle (check_minimum_cycle)."""
+
+
+def checked_stage_plan(
+    tl: sumolib.net.TLS, program: netprogram.Program, merge_staggered: bool = False
+) -> tuple[netprogram.StagePlan, int]:
+    """The program's stage plan (`merge_staggered`: netprogram.stage_plan's) and its number of links. Raises
+    NotControllable when the program does not fit the network's links, shows a vehicle link green only beside
+    yellows, or has fewer than two green stages."""
     try:
-        plan = netprogram.stage_plan(program)
+        plan = netprogram.stage_plan(program, merge_staggered)
     except ValueError as exc:
         raise NotControllable(f"program {program.program_id!r} ({program.source}): {exc}") from None
     n_links = len(program.phases[0].state)
@@ -108,7 +117,7 @@ def phase_table(
 
 
 def check_minimum_cycle(phases: list[dict[str, Any]], cycle_max_s: float) -> None:
-    """Raises NotControllable when the stages' minimum greens add up to more than the longest
+    """Raises CycleTooLong when the stages' minimum greens add up to more than the longest
     cycle (intergreens not even counted), naming the stages whose minimum exceeds the program's
     own green."""
     shortest_s = sum(p["min_green_s"] for p in phases)
@@ -121,7 +130,61 @@ def check_minimum_cycle(phases: list[dict[str, Any]], cycle_max_s: float) -> Non
         if above
         else ""
     )
-    raise NotControllable(
+    raise CycleTooLong(
         f"its {len(phases)} stages at their minimum greens alone take {shortest_s:.0f} s, "
         f"more than the longest cycle of {cycle_max_s:g} s{why}"
     )
+
+
+def check_staggered_clearances(j: Intersection, program: netprogram.Program) -> None:
+    """Raises NotControllable where the model with the program's staggered starts merged (netprogram.stage_plan
+    with `merge_staggered`) would start a link sooner after a conflicting one's green than the program does: for
+    every change into a green the starts were merged into, every link it stops and every link it starts that the
+    program never shows green together (a conflict the program keeps apart), the junction's intergreen of that
+    change (the program's own transition where the loader kept it, else the derived one) must be at least the
+    program's time from the end of the first's green to the start of the second's where the program goes from one
+    to the other directly (no stage of the model between). The program started those links one by one to keep
+    those times (docs/import.md rule 12)."""
+    phases = netprogram.merge_runs(program.phases)
+    leads = netprogram.staggered_starts(phases)
+    greens = [p.green_links() for p in j.phases]
+    merged = [m for m, g in enumerate(greens) if any(lead < g for lead in leads)]
+    gaps = _direct_gaps_s(phases, set(greens))
+    for m in merged:
+        for x in range(len(greens)):
+            if x == m:
+                continue
+            ig = j.intergreen_s(x, m)
+            for i in sorted(greens[x] - greens[m]):
+                for k in sorted(greens[m] - greens[x]):
+                    need = gaps.get((i, k))
+                    if need is not None and need > ig + 1e-9:
+                        raise NotControllable(
+                            f"with its staggered starts merged, the change from stage {x} to stage {m} would start "
+                            f"link {k} {ig:g} s after link {i}'s green where the program keeps {need:g} s"
+                        )
+
+
+def _direct_gaps_s(phases: list[netprogram.ProgramPhase], stages: set[frozenset[int]]) -> dict[tuple[int, int], float]:
+    """Per ordered pair of links the program never shows green together, the shortest time from the end of the
+    first's green to the start of the second's where no phase showing one of `stages` (green link sets) lies
+    between (the program's intergreen of that pair; pairs it never runs directly are left out)."""
+    n = len(phases)
+    green = [frozenset(i for i, c in enumerate(p.state) if c in GREEN) for p in phases]
+    stage = [not any(c in "yYu" for c in p.state) and g in stages for p, g in zip(phases, green)]
+    together = {(a, b) for g in green for a in g for b in g}
+    out: dict[tuple[int, int], float] = {}
+    for k in range(n):
+        for i in green[k - 1] - green[k]:  # phase k is the first without i's green
+            t = 0.0
+            for step in range(n):
+                at = (k + step) % n
+                if i in green[at]:
+                    break  # i green again: what follows is not this change
+                for b in green[at] - green[at - 1]:
+                    if (i, b) not in together and t < out.get((i, b), float("inf")):
+                        out[(i, b)] = t
+                if stage[at]:
+                    break  # the model's next stage: the change ends here
+                t += phases[at].duration_s
+    return out

@@ -394,28 +394,90 @@ def _ripple(vehicle: list[int], crossings: list[int], n_links: int, last_s: floa
     return phases
 
 
-def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
-    """A program that keeps its crossings green over many 1 s stages: each stage would carry the
-    whole pedestrian minimum, and the stages' minimum greens alone exceed the longest cycle."""
+def _ripple_net(tmp_path: Path) -> tuple[Path, int, list[tuple[float, str]]]:
     net = cross_net(tmp_path, "xped", None, *WALK)
     tl = read_net(net).getTrafficLights()[0]
     n_links = len(next(iter(tl.getPrograms().values())).getPhases()[0].state)
     assert n_links == 16  # 12 vehicle links, crossings 12-15 (12 and 14 cross N/S, 13 and 15 E/W)
     ns = _ripple([0, 1, 2, 6, 7, 8], [13, 15], n_links, 20.0)
     ew = _ripple([3, 4, 5, 9, 10, 11], [12, 14], n_links, 20.0)
-    body = tl_logic("C", "groups", ns + ew)
+    # the crossings show the yellow too (else the loader refuses the program's transitions: a crossing's red straight
+    # after its green, [timing] crossing_red_is_clearance off)
+    ns[-1] = (3.0, "".join("y" if i in (13, 15) else c for i, c in enumerate(ns[-1][1])))
+    ew[-1] = (3.0, "".join("y" if i in (12, 14) else c for i, c in enumerate(ew[-1][1])))
+    return net, n_links, ns + ew
+
+
+def test_staggered_starts_merge_into_the_green_they_lead_to(tmp_path):
+    """A program that keeps its crossings green over many 1 s stages (signal groups started one by one, SUMO's
+    game_fokr_bs): read stage by stage, each stage carries the whole pedestrian minimum and the stages' minimum
+    greens alone exceed the longest cycle (12 stages: refused before session 65). The importer then reads each
+    staggered start as part of the program's change into the green it leads to: two stages, each the program's
+    whole green, and the program's own transition runs the starts one by one (docs/import.md rule 12)."""
+    net, _, phases = _ripple_net(tmp_path)
+    prog = _program(*phases)
+    assert len(stage_plan(prog).stages) == 12
+    merged = stage_plan(prog, merge_staggered=True)
+    assert [st.state for st in merged.stages] == [phases[5][1], phases[12][1]]
+    assert [(a, b, len(run)) for a, b, run in merged.transitions] == [(0, 1, 6), (1, 0, 6)]
+    slow_walk = replace(CFG, timing=replace(CFG.timing, ped_walk_s=10.0))  # 15.3 s a crossing
+    body = tl_logic("C", "groups", phases)
+    result = import_network(net, tmp_path / "j", slow_walk, additional=[additional(tmp_path, "g.add.xml", body)])
+    assert result.skipped == ()
+    (j,) = load_intersections(tmp_path / "j").values()
+    assert [p.state for p in j.phases] == [phases[5][1], phases[12][1]]
+    into_ew = j.transition(0, 1)
+    assert into_ew is not None and into_ew.states == tuple(s for _, s in phases[6:12])
+    # the change into the merged green is the program's: yellow 3 s, then its links start one a second
+    assert j.intergreen_s(0, 1) == pytest.approx(3.0 + 5.0)
+    assert j.phases[0].min_green_s >= 15.3 and j.phases[1].min_green_s >= 15.3
+    # without the program's transitions every link of the merged green would start after the derived 3 s, where
+    # the program starts link 4 a second later than link 3: refused, naming the pair
+    derived = replace(slow_walk, timing=replace(slow_walk.timing, program_transitions=False))
+    result = import_network(net, tmp_path / "d", derived, additional=[additional(tmp_path, "g.add.xml", body)])
+    reason = dict(result.skipped)["C"]
+    assert "12 stages at their minimum greens" in reason, reason
+    assert "with its staggered starts merged, the change from stage 1 to stage 0 would start link 1 3 s" in reason
+    assert "where the program keeps 4 s" in reason
+
+
+def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
+    """Where even the stages with their staggered starts merged cannot run within the longest cycle (a walk of
+    70 s: two stages of 75 s at their minimums), the light stays on its program, and the reason names both
+    readings."""
+    net, n_links, phases = _ripple_net(tmp_path)
     plain = _ripple([0, 1, 2, 6, 7, 8], [], n_links, 20.0)[-2:] + _ripple([3, 4, 5, 9, 10, 11], [], n_links, 20.0)[-2:]
     ok = import_network(
         net, tmp_path / "ok", CFG, additional=[additional(tmp_path, "ok.add.xml", tl_logic("C", "p", plain))]
     )
     assert ok.skipped == ()  # the same links in two plain stages import
-    slow_walk = replace(CFG, timing=replace(CFG.timing, ped_walk_s=10.0))  # 15.3 s a crossing, 12 stages
+    slow_walk = replace(CFG, timing=replace(CFG.timing, ped_walk_s=70.0))
+    body = tl_logic("C", "groups", phases)
     result = import_network(net, tmp_path / "j", slow_walk, additional=[additional(tmp_path, "g.add.xml", body)])
     reasons = dict(result.skipped)
     assert set(reasons) == {"C"}
     assert "12 stages at their minimum greens" in reasons["C"], reasons["C"]
     assert "pedestrian minimums above the program's own greens" in reasons["C"]
+    assert "with its staggered starts merged: its 2 stages at their minimum greens" in reasons["C"]
     assert not (tmp_path / "j" / "C.toml").exists()
+
+
+def test_a_green_that_stops_a_link_or_is_served_on_its_own_is_no_staggered_start():
+    """Only a green that every time leads, with no yellow and no link stopped, into a larger green merges: a
+    lagging left after a yellow, a green served also on its own elsewhere in the cycle, and a green followed by
+    one that swaps a link stay stages."""
+    a, ab, b = "GGrrrrrrrrrr", "GGGrrrrrrrrr", "rrrGGrrrrrrr"
+    assert netprogram.staggered_starts(
+        netprogram.merge_runs(_program((1, a), (10, ab), (3, _y(ab)), (20, b), (3, _y(b))).phases)
+    ) == {frozenset({0, 1})}
+    with_yellow = _program((5, a), (2, "GGurrrrrrrrr"), (10, ab), (3, _y(ab)), (20, b), (3, _y(b)))
+    assert netprogram.staggered_starts(list(with_yellow.phases)) == {frozenset({0, 1})}  # 'u' is no stop
+    stops = _program((5, a), (2, "yGrrrrrrrrrr"), (10, ab), (3, _y(ab)), (20, b), (3, _y(b)))  # link 0 stops, restarts
+    assert netprogram.staggered_starts(list(stops.phases)) == frozenset()
+    twice = _program((5, a), (10, ab), (3, _y(ab)), (20, a), (3, _y(a)), (20, b), (3, _y(b)))
+    assert netprogram.staggered_starts(list(twice.phases)) == frozenset()
+    swap = _program((5, "GGrrrrrrrrrr"), (10, "rGGrrrrrrrrr"), (3, "ryyrrrrrrrrr"), (20, b), (3, _y(b)))
+    assert netprogram.staggered_starts(list(swap.phases)) == frozenset()
 
 
 # -- the program's timeline as the roadside reports it (the replay's fixed side) ---------------
