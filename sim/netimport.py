@@ -299,9 +299,15 @@ def _covering_programs(
 def _covering(plan: netprogram.StagePlan, t: TimingConfig, timings: tuple[ProgramTiming, ...]) -> tuple[float, float]:
     """The junction's yellow and all-red: the longest of its program's (the configured ones where it shows none)
     and of the other programs a WAUT may switch the light to (`timings`, the file's `programs`), which the model's
-    intergreens must cover (docs/import.md, "Time-of-day programs")."""
-    yellow_s = max([plan.yellow_s or t.yellow_s, *(p.yellow_s for p in timings)])
-    all_red_s = max([plan.all_red_s or t.all_red_s, *(p.all_red_s for p in timings)])
+    intergreens must cover (docs/import.md, "Time-of-day programs"). A program with no yellow but an all-red (its
+    greens go straight to red) clears with that red: the model's change, the configured yellow and then the all-red,
+    is the longer of the two, not their sum (docs/import.md rule 5)."""
+    own_yellow_s = plan.yellow_s or t.yellow_s
+    own_red_s = plan.all_red_s or t.all_red_s
+    if not plan.yellow_s and plan.all_red_s:
+        own_red_s = max(plan.all_red_s - own_yellow_s, 0.0)
+    yellow_s = max([own_yellow_s, *(p.yellow_s for p in timings)])
+    all_red_s = max([own_red_s, *(p.all_red_s for p in timings)])
     return yellow_s, all_red_s
 
 

@@ -793,3 +793,32 @@ def test_programs_in_a_file_an_index_file_includes_are_the_ones_imported(cross, 
     _, junctions, args = prepare(SimulateRequest(cfg_file, tmp_path / "out"), CFG)
     assert [p.base_green_s for p in junctions["C"].phases] == [40.0, 20.0]
     assert args[args.index("--additional-files") + 1].split(",")[0] == str(index)
+
+
+@pytest.mark.parametrize(("red_s", "yellow_s", "all_red_s"), [(3.0, 3.0, 0.0), (5.0, 3.0, 2.0), (2.0, 3.0, 0.0)])
+def test_a_program_without_yellow_clears_with_its_red_not_the_red_on_top_of_a_yellow(
+    tmp_path, red_s, yellow_s, all_red_s
+):
+    """Greens straight to red, then an all-red (the messy no_yellow's programs): the model shows the configured
+    yellow (3 s) as part of the program's red, the change lasting the longer of the two (3 s red: 3 s; 5 s: 3 s
+    yellow and 2 s all-red; 2 s: the 3 s yellow), where until session 65 it ran the yellow and then the whole red
+    (6 s where the city changes in 3 s); the base cycle stays the program's."""
+    net = cross_net(tmp_path, "x", None)
+    red = "r" * 12
+    body = tl_logic("C", "noyellow", [(30.0, NS), (red_s, red), (30.0, EW), (red_s, red)])
+    result = import_network(net, tmp_path / "j", CFG, additional=[additional(tmp_path, "n.add.xml", body)])
+    assert result.skipped == ()
+    (j,) = load_intersections(tmp_path / "j").values()
+    assert (j.yellow_s, j.all_red_s) == (yellow_s, all_red_s)
+    assert j.intergreen_s(0, 1) == max(red_s, 3.0)
+    assert j.base_cycle_s() == pytest.approx(60.0 + 2 * red_s)
+
+
+def test_a_program_with_its_yellow_keeps_yellow_and_all_red_added(tmp_path):
+    """The rule 5 reading of a program that shows its yellow is unchanged: its yellow, then its all-red."""
+    net = cross_net(tmp_path, "x", None)
+    red = "r" * 12
+    body = tl_logic("C", "y", [(30.0, NS), (3.0, _y(NS)), (2.0, red), (30.0, EW), (3.0, _y(EW)), (2.0, red)])
+    import_network(net, tmp_path / "j", CFG, additional=[additional(tmp_path, "y.add.xml", body)])
+    (j,) = load_intersections(tmp_path / "j").values()
+    assert (j.yellow_s, j.all_red_s, j.intergreen_s(0, 1)) == (3.0, 2.0, 5.0)
