@@ -287,7 +287,8 @@ class ScatsParams:
     webster_ds_floor: bool = False  # with webster_cycle: C0 no shorter than the cycle whose greens hold every phase
     # at DS 1 (each phase's green times its DS, at least its minimum, averaged over webster_flow_cycles cycles)
     city_split_at_minimums: bool = False  # where no phase needs more than its minimum green (every DS low), the
-    # splits move toward the city's program's proportions (its base greens) instead of every phase's minimum
+    # splits move toward the city's program's proportions (its base greens) instead of every phase's minimum, at a
+    # junction whose program splits its shortest cycle otherwise than the minimums do (scats.city_split_departs)
 
 
 class PolicyConfig(Protocol):

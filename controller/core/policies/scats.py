@@ -486,7 +486,7 @@ class ScatsPolicy(Policy):
         shown = np.where(given > 0, given, np.array(state.greens_s))
         need = np.maximum(mins, shown * ds / self.params.ds_target)
         g0 = np.array(state.greens_s)
-        want = self._wanted_s(j, g0, need, shown, mins)
+        want = self._wanted_s(j, g0, need, shown, mins, lost_s)
         maxs = np.array([p.max_green_s for p in j.phases])
         greens, held = _splits(g0, want, need, ds, maxs, self.params.split_step_s)
         desired = lost_s + float(need.sum())
@@ -522,19 +522,29 @@ class ScatsPolicy(Policy):
         )
 
     def _wanted_s(
-        self, j: Intersection, g0_s: np.ndarray, need_s: np.ndarray, shown_s: np.ndarray, mins_s: np.ndarray
+        self,
+        j: Intersection,
+        g0_s: np.ndarray,
+        need_s: np.ndarray,
+        shown_s: np.ndarray,
+        mins_s: np.ndarray,
+        lost_s: float,
     ) -> np.ndarray:
         """Per phase, the green the splits move toward (s): its green `g0_s` scaled by its need over the green it
         was shown (equal degrees of saturation). With `city_split_at_minimums`, where no phase needs more than its
-        minimum green, the city's program's base greens scaled to the sum of `g0_s` instead: at light demand every
-        need is its minimum, and the minimums' proportions are not the city's (a 25 / 5 / 6 s program with 18.33 /
-        5 / 6 s minimums gives its through stage 30 % of the cycle at its minimums, 33 % at the city's split).
-        Example: greens 20 / 10 s, needs 15 / 10 s, shown 20 / 10 s: 15 / 10 s."""
-        if self.params.city_split_at_minimums and bool((need_s <= mins_s + 1e-9).all()):
+        minimum green and the city's program splits the shortest cycle otherwise than the minimums do
+        (`city_split_departs`), the city's program's base greens scaled to the sum of `g0_s` instead: at light
+        demand every need is its minimum, and the minimums' proportions are not the city's (a 25 / 5 / 6 s program
+        with 18.33 / 5 / 6 s minimums gives its through stage 30 % of the cycle at its minimums, 33 % at the city's
+        split). Example: greens 20 / 10 s, needs 15 / 10 s, shown 20 / 10 s: 15 / 10 s."""
+        if (
+            self.params.city_split_at_minimums
+            and bool((need_s <= mins_s + 1e-9).all())
+            and city_split_departs(j, mins_s, lost_s)
+        ):
             base = np.array([max(p.base_green_s, 0.0) for p in j.phases])
-            if base.sum() > 1e-9:
-                out: np.ndarray = base * float(g0_s.sum()) / float(base.sum())
-                return out
+            out: np.ndarray = base * float(g0_s.sum()) / float(base.sum())
+            return out
         want: np.ndarray = g0_s * np.maximum(need_s / np.maximum(shown_s, 1e-9), 0.05)
         return want
 
@@ -670,6 +680,22 @@ def _subsystem_cycles(
     cycles = {r: t[0][0] for r, t in top.items()}
     others = {j: next((w for w, k in top[root[j]] if k != j), 0.0) for j in wants_s}
     return cycles, others
+
+
+def city_split_departs(j: Intersection, mins_s: np.ndarray, lost_s: float) -> bool:
+    """Whether the city's program splits the junction's shortest cycle otherwise than its minimum greens do: its
+    base greens and the minimums `mins_s`, each scaled to the greens of that cycle (`cycle_min_s` less the
+    intergreens `lost_s`, at least the minimums' sum: where every need is its minimum the cycle heads there), differ
+    by a tick (DECISION_PERIOD_S) or more in some phase. Where they do not, the city's proportions are the
+    minimums' and `city_split_at_minimums` has nothing to restore. Example: base 30 / 6 / 30 / 6 s, minimums
+    7 / 5 / 7 / 5 s (24 s): 10 / 2 / 10 / 2 against 7 / 5 / 7 / 5 s: True; base 42 / 41 s, minimums 7 / 7 s:
+    7.08 / 6.92 against 7 / 7 s: False."""
+    base = np.array([max(p.base_green_s, 0.0) for p in j.phases])
+    if base.sum() <= 1e-9 or mins_s.sum() <= 1e-9:
+        return False
+    greens_s = max(j.cycle_min_s - lost_s, float(mins_s.sum()))
+    apart = base * greens_s / float(base.sum()) - mins_s * greens_s / float(mins_s.sum())
+    return bool((np.abs(apart) >= DECISION_PERIOD_S - 1e-9).any())
 
 
 def _splits(
