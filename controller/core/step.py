@@ -257,17 +257,17 @@ class Core:
             if status is not None and status.program:
                 target = _program_replayed(self.layouts[jid].junction, status.program)
                 if target != self._replayed[jid]:
-                    changed[jid] = target
+                    changed[jid] = (target, status.program)
         if not changed:
             return updated
         out = dict(updated)
-        for jid, target in changed.items():
+        for jid, (target, named) in changed.items():
             self._replayed[jid] = target
             lay = _with_program(self.layouts[jid], target)
             self.programs[jid] = harm.replay_program(lay, self.harm, self._permitted_ratio)
             hs = updated[jid].harm
             if hs is not None:
-                new = harm.program_in_force(hs, target or "static", now_s)
+                new = harm.program_in_force(hs, named, now_s)
                 if new.mode != hs.mode:
                     mode_changes.append(harm.ModeChange(jid, now_s, new.mode, new.reason, hs.gains))
                 out[jid] = _evolve(updated[jid], harm=new)

@@ -47,7 +47,7 @@ def test_the_replay_follows_the_program_in_force_and_a_hold_ends_at_the_change()
     assert state.junctions["J"].harm.mode == "fixed" and not result.mode_changes
     state, result = core.step(state, [], [_status(4.0, "day")], 4.0)  # back to the static program: it ends
     assert core._replayed["J"] == "" and state.junctions["J"].harm.mode == "policy"
-    assert [(m.mode, m.reason) for m in result.mode_changes] == [("policy", "the city's program 'static' in force")]
+    assert [(m.mode, m.reason) for m in result.mode_changes] == [("policy", "the city's program 'day' in force")]
 
 
 def test_key_off_nothing_follows():
