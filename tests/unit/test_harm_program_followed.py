@@ -1,0 +1,42 @@
+"""[harm] follow_program_in_force (H, session 65), what tests/unit/test_harm_program_in_force.py leaves open: the
+network replay (step.Core.shadow_net, which do no harm's replays advance on) runs the program in force, a status
+that names no program keeps the one followed, and a return waiting for the twin is not left due (R, session 65)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from controller.model import SignalStatus
+from tests.unit.test_harm_program_in_force import _core
+
+
+def _status(t_s: float, program: str) -> SignalStatus:
+    return SignalStatus("J", t_s, 0, False, 5.0, "local", 0, "local", (), program)
+
+
+def test_the_network_replay_runs_the_program_in_force() -> None:
+    core = _core(True)
+    assert core.shadow_net.programs[0] is core.programs["J"]
+    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    night = core.programs["J"]
+    assert core._replayed["J"] == "night" and core.shadow_net.programs[0] is night
+    core.step(state, [], [_status(2.0, "day")], 2.0)  # back to the static program
+    assert core._replayed["J"] == "" and core.shadow_net.programs[0] is core.programs["J"] is not night
+
+
+def test_a_status_naming_no_program_keeps_the_one_followed() -> None:
+    core = _core(True)
+    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    night = core.programs["J"]
+    state, result = core.step(state, [], [_status(2.0, "")], 2.0)  # a roadside that does not say
+    assert core._replayed["J"] == "night" and core.programs["J"] is night and not result.mode_changes
+
+
+def test_a_change_of_program_leaves_no_return_due() -> None:
+    core = _core(True)
+    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "day")], 1.0)
+    due = replace(state.junctions["J"].harm, mode="fixed", return_due=True, return_reason="better")
+    state = replace(state, junctions={"J": replace(state.junctions["J"], harm=due)})
+    state, _ = core.step(state, [], [_status(2.0, "night")], 2.0)
+    hs = state.junctions["J"].harm
+    assert hs is not None and hs.mode == "policy" and not hs.return_due
