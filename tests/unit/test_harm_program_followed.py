@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from controller.errors import JunctionError
+from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.unit.test_harm_program_in_force import _core
+from tests.unit.test_harm_program_in_force import _core, _raw
 
 
 def _status(t_s: float, program: str) -> SignalStatus:
@@ -40,3 +44,11 @@ def test_a_change_of_program_leaves_no_return_due() -> None:
     state, _ = core.step(state, [], [_status(2.0, "night")], 2.0)
     hs = state.junctions["J"].harm
     assert hs is not None and hs.mode == "policy" and not hs.return_due
+
+
+def test_the_loader_refuses_an_infinite_base_green() -> None:
+    """The loader's rule is finite numbers >= 0 (tests/unit/test_waut_program_greens.py has no inf): an infinite
+    base green would hold the replay's fixed side, and a short pair's light on its plan, on one stage."""
+    with pytest.raises(JunctionError) as e:
+        parse_intersection(_raw(base_greens_s=[20.0, float("inf")]), "J.toml")
+    assert e.value.field == "programs[0].base_greens_s" and e.value.path == "J.toml"
