@@ -89,19 +89,27 @@ TABLE_LOOK_S = 0.002
 # share of the tick thread's CPU no decision needs (BENCHMARKS.md, S session 28). Cycles are still collected,
 # a hundred times more rarely.
 FULL_GC_AFTER_GEN1 = 1000
+# A live node's young collections in its idle time (IdleCollector) come only once the young generation's count
+# (container objects allocated less those freed since its last collection) passes this, not at CPython's
+# threshold (700). A young collection walks every young object still alive: at a region's size the whole state
+# the last tick built, ~25-60 ms at 2,500 junctions, and it found nothing to collect (a tick's garbage is freed
+# by reference counting); at 700 it came every other tick, about a tenth of the node's CPU (BENCHMARKS.md,
+# issue 12, S, session 65). Garbage in a cycle, if any, waits until at most this many such objects.
+YOUNG_COUNT_IN_IDLE = 10_000
 
 
 class IdleCollector:
     """The garbage collector kept off a live node's ticks (gather): `hold`, at a tick's start, turns
     CPython's automatic collections off (from then on, while the node runs); `collect`, in the node's next
     idle moment after a tick, runs the one collection CPython's rule asks for then, if any (the oldest
-    generation whose count is over its threshold; FULL_GC_AFTER_GEN1 for the oldest). A tick's garbage is
-    freed by reference counting. Inside the tick, the young generation's count (allocations less
-    deallocations) passed its 700 dozens of times a tick at a region's size, as the new state was built
-    before the old was freed, and each time a collection walked the young objects alive (a tick's time
-    measured in BENCHMARKS.md, issue 12, T, session 53); read once a tick, in idle time, the count
-    is mostly under its threshold without roadside statuses (with them, one young collection a tick, off
-    the tick). Garbage in a cycle adds to the count until it is collected, as before. A collection
+    generation whose count is over its threshold; FULL_GC_AFTER_GEN1 for the oldest, YOUNG_COUNT_IN_IDLE at
+    least for the young one). A tick's garbage is freed by reference counting. Inside the tick, the young
+    generation's count (allocations less deallocations) passed its 700 dozens of times a tick at a region's
+    size, as the new state was built before the old was freed, and each time a collection walked the young
+    objects alive (a tick's time measured in BENCHMARKS.md, issue 12, T, session 53); read once a tick, in
+    idle time, it passed 700 every other tick without roadside statuses at 2,500 junctions (with them, every
+    tick), each collection walking the state the tick built and finding nothing: hence YOUNG_COUNT_IN_IDLE.
+    Garbage in a cycle adds to the count until it is collected, as before. A collection
     still owed when a tick starts (no idle moment since the last tick: an overrun) is run then
     (`at_once`). A process whose collector is off already (gc.disable) is left so. `release`: the
     automatic collections on again (the node closes: ServiceNode.close)."""
@@ -127,7 +135,8 @@ class IdleCollector:
             return
         self.owed = False
         self.in_idle_time += 1
-        counts, limits = gc.get_count(), gc.get_threshold()
+        counts, (young, middle, oldest) = gc.get_count(), gc.get_threshold()
+        limits = (max(young, YOUNG_COUNT_IN_IDLE), middle, oldest)
         for generation in (2, 1, 0):
             if counts[generation] > limits[generation]:
                 gc.collect(generation)

@@ -1,7 +1,8 @@
 """The garbage collector kept off a live node's ticks (controller/live.py IdleCollector; issue 12): a node
 that waits for its seconds' messages (gather, [service] tick_wait_max_s) turns CPython's automatic
 collections off at its first tick; after each tick, in its next idle moment (nothing in its inbox,
-nothing left to write), it runs the one collection CPython's own rule asks for then, if any. A tick that
+nothing left to write), it runs the one collection CPython's own rule asks for then, if any, the young
+generation's threshold at least YOUNG_COUNT_IN_IDLE (a young collection walks the state a tick built). A tick that
 finds that still owed does it first. A node that does not gather, or whose process has the collector
 off already, leaves it as it is; the node closing turns it on again. No broker."""
 
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.live import TABLE_LOOK_S, IdleCollector, ServiceNode, run_realtime
+from controller.live import TABLE_LOOK_S, YOUNG_COUNT_IN_IDLE, IdleCollector, ServiceNode, run_realtime
 from tests.unit.test_table_idle_time import CFG, CITY, detectors, rig
 from tests.unit.test_tick_wait import Feed
 
@@ -27,21 +28,25 @@ def collector_on() -> Iterator[None]:
 
 @pytest.fixture
 def collections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The generations gc.collect is asked for (recorded, not run); generation 0 over its threshold."""
+    """The generations gc.collect is asked for (recorded, not run); generation 0 over its threshold in idle time."""
     asked: list[int] = []
     monkeypatch.setattr(gc, "collect", lambda generation=2: asked.append(generation) or 0)
     monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 1000))
-    monkeypatch.setattr(gc, "get_count", lambda: (701, 0, 0))
+    monkeypatch.setattr(gc, "get_count", lambda: (YOUNG_COUNT_IN_IDLE + 1, 0, 0))
     return asked
+
+
+YOUNG = YOUNG_COUNT_IN_IDLE
 
 
 @pytest.mark.parametrize(
     ("counts", "want"),
     [
-        ((701, 0, 0), [0]),  # generation 0 over its 700
-        ((700, 10, 1000), []),  # none over (a count equal to its threshold is not)
+        ((YOUNG + 1, 0, 0), [0]),  # generation 0 over YOUNG_COUNT_IN_IDLE
+        ((701, 0, 0), []),  # over CPython's 700 only: a young collection would walk the tick's state for nothing
+        ((YOUNG, 10, 1000), []),  # none over (a count equal to its threshold is not)
         ((5, 11, 0), [1]),  # generation 1 over its 10, whatever generation 0 reads
-        ((900, 11, 1001), [2]),  # the oldest over its threshold only
+        ((YOUNG + 200, 11, 1001), [2]),  # the oldest over its threshold only
         ((0, 0, 1001), [2]),
     ],
 )
@@ -65,6 +70,18 @@ def test_collect_runs_the_oldest_generation_over_its_threshold_once_after_a_tick
     assert collections == want * 2 and c.in_idle_time == 2
     c.release()
     assert gc.isenabled() and not c.held and not c.owed
+
+
+def test_a_young_threshold_above_the_idle_one_is_kept(monkeypatch: pytest.MonkeyPatch, collections: list[int]) -> None:
+    """A process that set a young threshold above YOUNG_COUNT_IN_IDLE (gc.set_threshold) keeps its own."""
+    monkeypatch.setattr(gc, "get_threshold", lambda: (5 * YOUNG, 10, 1000))
+    c = IdleCollector()
+    for count, want in ((YOUNG + 1, []), (5 * YOUNG + 1, [0])):
+        monkeypatch.setattr(gc, "get_count", lambda count=count: (count, 0, 0))
+        c.hold()
+        c.collect()
+        assert collections == want
+    c.release()
 
 
 def test_a_hold_that_finds_a_collection_owed_runs_it_first(collections: list[int]) -> None:
