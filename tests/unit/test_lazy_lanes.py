@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from controller.config import Config
 from controller.core import estimation, netestimate
@@ -59,7 +60,10 @@ def test_lanes_of_one_fold_in_order_knows_the_source_without_making_a_junction_s
     assert np.array_equal(np.concatenate([x.queue_pcu for x in got]), tick.lanes.queue_pcu)
 
 
-def test_lanes_of_anything_else_reads_each_estimate_s_lanes():
+@pytest.mark.parametrize(("read", "field"), [(netestimate.lanes_of, "lanes"), (netestimate.healths_of, "health")])
+def test_anything_else_reads_each_estimate_s_own_record(read, field):
+    """lanes_of and its twin healths_of, given records that are not one fold's in order, read each record's
+    own lanes / health."""
     net, est = _fold(3)
     ests = [est[j] for j in net.jids]
     older = _fold(2)[1]
@@ -70,9 +74,9 @@ def test_lanes_of_anything_else_reads_each_estimate_s_lanes():
         "a plain Estimate": [Estimate.empty(Layout.build(mixed_junctions()["A"], Config()), 0.0), *ests[1:]],
     }
     for name, records in cases.items():
-        got = netestimate.lanes_of(records)
+        got = read(records)
         assert not isinstance(got, Fields), name
-        assert [x is e.lanes for x, e in zip(got, records)] == [True] * len(records), name
+        assert [x is getattr(e, field) for x, e in zip(got, records)] == [True] * len(records), name
 
 
 def test_lanes_of_sliced_gives_each_estimate_s_lanes_of_the_slice():
@@ -100,19 +104,3 @@ def test_healths_of_one_fold_in_order_knows_the_source_without_making_a_junction
     assert not any("health" in e.__dict__ for e in ests)
     assert [x is e.health for x, e in zip(got, ests)] == [True] * len(ests)
     assert np.array_equal(np.concatenate([x.on_s for x in got]), tick.health.on_s)
-
-
-def test_healths_of_anything_else_reads_each_estimate_s_health():
-    net, est = _fold(3)
-    ests = [est[j] for j in net.jids]
-    older = _fold(2)[1]
-    cases = {
-        "reversed": ests[::-1],
-        "a part": ests[:-1],
-        "one of another fold": [older[net.jids[0]], *ests[1:]],
-        "a plain Estimate": [Estimate.empty(Layout.build(mixed_junctions()["A"], Config()), 0.0), *ests[1:]],
-    }
-    for name, records in cases.items():
-        got = netestimate.healths_of(records)
-        assert not isinstance(got, Fields), name
-        assert [x is e.health for x, e in zip(got, records)] == [True] * len(records), name
