@@ -12,7 +12,8 @@ import pytest
 
 from controller.config import load_config
 from controller.junctions import load_intersections
-from sim import netprogram
+from controller.model import Intersection, Phase, Transition
+from sim import netprogram, netstages
 from sim.netimport import SKIPPED_FILE, import_network, read_net, read_skipped
 from sim.netprogram import Program, ProgramPhase, active_programs, stage_plan
 from tests.netbuild import WALK, additional, cluster_net, cross_net, netconvert, node_xml, tl_logic
@@ -478,6 +479,30 @@ def test_a_green_that_stops_a_link_or_is_served_on_its_own_is_no_staggered_start
     assert netprogram.staggered_starts(list(twice.phases)) == frozenset()
     swap = _program((5, "GGrrrrrrrrrr"), (10, "rGGrrrrrrrrr"), (3, "ryyrrrrrrrrr"), (20, b), (3, _y(b)))
     assert netprogram.staggered_starts(list(swap.phases)) == frozenset()
+
+
+def test_every_change_into_a_merged_green_is_checked_not_only_the_first():
+    """Two merged greens, each with a staggered start a second before its green (link 1 after link 0, link 3 after
+    link 2): the change into stage 0 keeps the program's transition (4 s, its start included), the change into
+    stage 1 has the derived 3 s yellow alone, a second short of the program's time from link 0's green to link 3's.
+    Only the second merged green's change is short: refused, naming the pair (R's mutant N14a-3, only the first
+    merged green checked, passed it)."""
+    a, b = "GGrrrrrrrrrr", "rrGGrrrrrrrr"
+    prog = _program((1, "Grrrrrrrrrrr"), (20, a), (3, _y(a)), (1, "rrGrrrrrrrrr"), (20, b), (3, _y(b)))
+    assert netprogram.staggered_starts(list(prog.phases)) == {frozenset({0}), frozenset({2})}
+    into_a = Transition(1, 0, (_y(b), "Grrrrrrrrrrr"), (3.0, 1.0))
+    phases = tuple(Phase(k, s, 5.0, 60.0, 20.0) for k, s in enumerate((a, b)))
+    j = Intersection("J", 12, (), phases, (), 3.0, 0.0, 30.0, 120.0, 120.0, 0.0, transitions=(into_a,))
+    assert (j.intergreen_s(1, 0), j.intergreen_s(0, 1)) == (4.0, 3.0)
+    with pytest.raises(netstages.NotControllable) as refused:
+        netstages.check_staggered_clearances(j, prog)
+    assert (
+        "the change from stage 0 to stage 1 would start link 3 3 s after link 0's green where the program keeps 4 s"
+        in str(refused.value)
+    )
+    # with the program's transition into stage 1 too, both changes keep the program's times
+    into_b = Transition(0, 1, (_y(a), "rrGrrrrrrrrr"), (3.0, 1.0))
+    netstages.check_staggered_clearances(replace(j, transitions=(into_a, into_b)), prog)
 
 
 # -- the program's timeline as the roadside reports it (the replay's fixed side) ---------------
