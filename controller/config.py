@@ -119,6 +119,7 @@ class DetectorConfig:
     stop_loop_before_split: bool = True  # sim/loops.py: stop-line loop of a lane shorter than a loop moved upstream
     turn_back_is_fringe: bool = True  # sim/loops.py: a lane fed only by a U-turn is a network entry
     advance_clear_of_start: bool = False  # sim/loops.py: advance loop >= one spacing into any lane, fed or not
+    advance_past_split: bool = False  # sim/loops.py: a lane with no room for one shares its split feeder's loop
     coupled_by_min_green: bool = False  # sim/netneighbours.py: a road holding less than a min green sends couples
     pair_one_program: bool = False  # sim/netneighbours.py, core/pairs.py: a short-link pair decided as one
 

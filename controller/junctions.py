@@ -566,6 +566,11 @@ def _detector(df: _Fields, did: str, lane: str, kind: LoopKind) -> Detector:
     at_lane = df.str("at_lane", lane)
     room = df.num("room_m") if df.has("room_m") else None
     turn_off = df.num("room_to_turn_off_pcu") if df.has("room_to_turn_off_pcu") else None
+    shared_by = df.get("shared_by", 1)
+    if isinstance(shared_by, bool) or not isinstance(shared_by, int) or shared_by < 1:
+        raise JunctionError(df.path, df.name("shared_by"), f"must be a whole number >= 1, got {shared_by!r}")
+    if shared_by > 1 and kind != "advance":
+        raise JunctionError(df.path, df.name("shared_by"), "only an advance loop is shared by several lanes")
     return Detector(
         id=did,
         lane=lane,
@@ -579,6 +584,7 @@ def _detector(df: _Fields, did: str, lane: str, kind: LoopKind) -> Detector:
         room_m=room,
         room_to_turn_off_pcu=turn_off,
         room_from_light=from_light,
+        shared_by=shared_by,
     )
 
 

@@ -59,7 +59,11 @@ class Detector:
     lane feeding the road there also turns off it; None: not known (a model imported without it)
     (sim/loops.py `room_to_turn_off_m`). `room_from_light` (advance loops): that road starts at a
     signalised node (sim/loops.py `own_road_from_light`): a queue standing back past the room stands
-    on that light's approaches, held at its stop line and counted by its loops."""
+    on that light's approaches, held at its stop line and counted by its loops. `shared_by` (advance
+    loops): the loop sits upstream of a split, on a lane that feeds this many lanes of the approach
+    (one such row per lane, each with its own id at the same place: sim/loops.py `advance_past_split`);
+    the estimator counts 1 / shared_by of its vehicles, and of the road from it to the stop line,
+    for `lane` (as a lane several movements use is shared between them)."""
 
     id: str
     lane: str
@@ -73,6 +77,7 @@ class Detector:
     room_m: float | None = None
     room_to_turn_off_pcu: float | None = None
     room_from_light: bool = False
+    shared_by: int = 1
 
     def __post_init__(self) -> None:
         if not self.at_lane:

@@ -22,6 +22,11 @@ Rules (docs/import.md explains them with figures):
   side street; the upstream junction box ends there); on a fed lane too short for that upstream
   of the stop-line loop, the loop goes as far in as the stop-line loop allows (it is kept).
   Geometric only: the routes are not read.
+- advance loop past a split (`advance_past_split`, config.toml [detectors]): where the chain has no
+  room for an advance loop and ends at a split (its last lane's one feeder, not at a light, feeds it
+  and other lanes of the same edge: one lane that becomes two pockets), the chain goes on upstream
+  from the feeder, and the loop sits there as above, counted for each lane the feeder feeds: one row
+  per lane at the same place, `shared_by` the number of them (the estimator takes that share of it).
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
 - the city's loops (e1Detector / inductionLoop in the scenario's additional files; not one that counts
@@ -37,7 +42,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +70,7 @@ class Placement:
     stop_loop_before_split: bool  # _stop_hop
     turn_back_is_fringe: bool  # _fringe
     advance_clear_of_start: bool  # _advance: every lane's start kept clear, not only a fringe's
+    advance_past_split: bool = False  # _past_split: a lane with no room for one counts the feeder's of a split
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,11 @@ def generated(tid: str, lane: Lane, p: Placement, taken: set[str]) -> list[dict[
             p.loop_length_m,
         )
     ]
-    adv = _advance(chain, p, stop_dist_m)
+    adv, shared_by = _advance(chain, p, stop_dist_m), 1
+    if adv is None and p.advance_past_split:
+        split = _past_split(lane, chain, p)
+        if split is not None:
+            adv, shared_by = _advance(split[0], p, stop_dist_m), split[1]
     if adv is not None:
         hop, pos = adv
         pos, adv_len = _fit(pos, p.loop_length_m, hop.length_m)
@@ -205,8 +215,10 @@ def generated(tid: str, lane: Lane, p: Placement, taken: set[str]) -> list[dict[
                 p.loop_length_m,
             )
         )
+        if shared_by > 1:
+            out[-1]["shared_by"] = shared_by  # a split's feeder: each lane it feeds counts its share
         # the loop's lane is on the junction lane's chain of sole feeders: entry fed with it
-        if entry_fed(lane, p.turn_back_is_fringe):
+        elif entry_fed(lane, p.turn_back_is_fringe):
             out[-1]["at_entry"] = True  # a queue past the loop waits to enter the network (Detector.at_entry)
     return out
 
@@ -365,6 +377,30 @@ def _advance(chain: list[Hop], p: Placement, stop_dist_m: float) -> tuple[Hop, f
                 return None
             pos = latest
     return hop, pos
+
+
+def _past_split(lane: Lane, chain: list[Hop], p: Placement) -> tuple[list[Hop], int] | None:
+    """(the chain continued upstream past the split that ends it, the lanes the split's feeder
+    feeds), or None where the chain does not end at such a split: its last lane (not a fringe)
+    has one feeder, not at a light, that feeds it and other lanes of the same edge only (one lane
+    becoming two pockets, a lane added). The continuation is the feeder's own upstream_chain, up to
+    `advance_dist_m` from the stop line; the feeder's vehicles go on into each lane it feeds."""
+    if chain[-1].fringe_start:
+        return None
+    last = lane
+    for _ in chain[1:]:
+        last = _feeders(last)[0]
+    feeders = _feeders(last)
+    if len(feeders) != 1 or _is_signalised(feeders[0].getEdge().getToNode()):
+        return None
+    feeder = feeders[0]
+    fed = {c.getToLane().getID(): c.getToLane() for c in feeder.getOutgoing()}
+    elsewhere = any(ln.getEdge() is not last.getEdge() for ln in fed.values())
+    if len(fed) < 2 or elsewhere or feeder.getID() in {h.lane for h in chain}:
+        return None
+    covered = chain[-1].offset_m + chain[-1].length_m
+    more = upstream_chain(feeder, p.advance_dist_m - covered, p.turn_back_is_fringe)
+    return chain + [replace(h, offset_m=h.offset_m + covered) for h in more], len(fed)
 
 
 def _unique(did: str, taken: set[str]) -> str:

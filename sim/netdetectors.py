@@ -55,6 +55,7 @@ def loop_source(net: sumolib.net.Net, cfg: Config, additional: list[Path], detec
         d.stop_loop_before_split,
         d.turn_back_is_fringe,
         d.advance_clear_of_start,
+        d.advance_past_split,
     )
     return LoopSource(placement, detectors, by_lane, {loop.id for loop in city})
 
@@ -78,7 +79,8 @@ def junction_loops(
             if t["kind"] == "advance":
                 _own_road(t, net.getLane(t.get("at_lane", lane_id)), p)
         out.extend(tables)
-        adv = [d["dist_to_stop_m"] for d in tables if d["kind"] == "advance"]
+        # a split's feeder's loop: the road from it is shared by the lanes it feeds (loops._past_split)
+        adv = [d["dist_to_stop_m"] / d.get("shared_by", 1) for d in tables if d["kind"] == "advance"]
         chain = loops.upstream_chain(net.getLane(lane_id), p.advance_dist_m, p.turn_back_is_fringe)
         storage_m[lane_id] = adv[0] if adv else min(chain[-1].offset_m + chain[-1].length_m, p.advance_dist_m)
     return out, storage_m

@@ -253,6 +253,8 @@ class _LaneArrays(Protocol):
     @property
     def lane_hidden_cap_pcu(self) -> np.ndarray: ...
     @property
+    def det_share(self) -> np.ndarray: ...
+    @property
     def lane_index(self) -> LaneIndex: ...
 
 
@@ -270,10 +272,14 @@ class LaneIndex:
     has_pair: np.ndarray  # (loops,) bool: det_pair >= 0
     pair_at: np.ndarray  # (loops,) max(det_pair, 0)
     positions: np.ndarray  # (lanes,) 0 .. lanes - 1
+    # (loops,) the share of each loop's count that is its lane's (_LaneArrays.det_share); None where every loop's
+    # count is its lane's whole (no advance loop shared by the lanes a split feeds): the readings are taken as read
+    shares: np.ndarray | None
 
     @staticmethod
     def of(layout: _LaneArrays) -> LaneIndex:
         stop, adv, pair = layout.lane_stop, layout.lane_adv, layout.det_pair
+        shares = layout.det_share
         return LaneIndex(
             stop >= 0,
             adv >= 0,
@@ -282,6 +288,7 @@ class LaneIndex:
             pair >= 0,
             np.maximum(pair, 0),
             np.arange(len(stop)),
+            shares if bool(np.any(shares != 1.0)) else None,
         )
 
 
@@ -329,6 +336,9 @@ class Layout:
     # (lanes,) with [estimation] hidden_room_at_light, the most PCU the hidden queue may hold: lane_adv_room_pcu where
     # the advance loop's own road starts at a signalised node (Detector.room_from_light), inf elsewhere
     lane_hidden_cap_pcu: np.ndarray
+    # (detectors,) the share of the loop's count that is its lane's: 1 / Detector.shared_by (an advance loop on a
+    # split's feeder, counting for each lane it feeds), 1 elsewhere
+    det_share: np.ndarray
 
     @cached_property
     def lane_index(self) -> LaneIndex:
@@ -382,8 +392,11 @@ class Layout:
             np.where(det.lane_stop >= 0, np.maximum(det.adv_dist_m - det.stop_dist_m, 0.0), det.adv_dist_m),
             0.0,
         )
-        storage = np.where(zone_m > 0, np.maximum(zone_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
-        adv_room_pcu = np.where(det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0)
+        # a loop on a split's feeder: the road from it (and past it) holds the queues of every lane the split feeds
+        own_m = zone_m * det.lane_adv_share
+        storage = np.where(zone_m > 0, np.maximum(own_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
+        room_m = det.adv_room_m * det.lane_adv_share
+        adv_room_pcu = np.where(det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, room_m / spacing_m), 0.0)
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
         # movements sharing the lane.
         mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
@@ -422,6 +435,7 @@ class Layout:
             lane_adv_room_pcu=adv_room_pcu,
             lane_approach=_lane_approach(junction, lanes),
             lane_hidden_cap_pcu=np.where(det.adv_from_light, adv_room_pcu, np.inf),
+            det_share=det.share,
         )
 
 
@@ -544,6 +558,8 @@ class _DetectorIndex:
     adv_room_m: np.ndarray
     adv_at_entry: np.ndarray  # (lanes,) bool: the advance loop sits on a network entry lane (Detector.at_entry)
     adv_from_light: np.ndarray  # (lanes,) bool: its own road starts at a light (Detector.room_from_light)
+    share: np.ndarray  # (detectors,) 1 / Detector.shared_by
+    lane_adv_share: np.ndarray  # (lanes,) the share of the lane's advance loop (1 without one)
 
     @staticmethod
     def build(junction: Intersection, lanes: tuple[str, ...]) -> _DetectorIndex:
@@ -553,6 +569,7 @@ class _DetectorIndex:
         lane_stop, lane_adv = np.full(n_l, -1), np.full(n_l, -1)
         stop_dist, adv_dist, adv_room = np.zeros(n_l), np.zeros(n_l), np.zeros(n_l)
         adv_entry, adv_light = np.zeros(n_l, dtype=bool), np.zeros(n_l, dtype=bool)
+        det_share, adv_share = np.array([1.0 / d.shared_by for d in dets]), np.ones(n_l)
         for i, d in enumerate(dets):
             li = lane_idx[d.lane]
             if d.kind == "stop":
@@ -562,6 +579,7 @@ class _DetectorIndex:
                 adv_room[li] = max(d.pos_m if d.room_m is None else d.room_m, 0.0)
                 adv_entry[li] = d.at_entry
                 adv_light[li] = d.room_from_light and not d.at_entry
+                adv_share[li] = det_share[i]
         return _DetectorIndex(
             {d.id: i for i, d in enumerate(dets)},
             np.array([d.kind == "stop" for d in dets], dtype=bool),
@@ -574,6 +592,8 @@ class _DetectorIndex:
             adv_room,
             adv_entry,
             adv_light,
+            det_share,
+            adv_share,
         )
 
 
@@ -801,7 +821,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
             est, t_s=snap.t_s, last_feed_t_s=snap.t_s, blind=np.ones(len(layout.junction.movements), dtype=bool)
         )
     dt = snap.period_s
-    r = _read(layout, snap, est.crossed_by_class)
+    r = own_shares(layout.lane_index, _read(layout, snap, est.crossed_by_class))
     n_d = len(r.veh)
     health, usable = _health(layout, est.health, r, dt, (float(r.veh.sum()) - r.veh) / max(n_d - 1, 1))
     no_lane = np.zeros(len(layout.lanes), dtype=bool)
@@ -922,6 +942,15 @@ def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int],
                 for c, n in rd.counts:
                     crossed[c] = crossed.get(c, 0) + n
     return _Readings(pcu, veh, occ, spd, seen, crossed)
+
+
+def own_shares(ix: LaneIndex, r: _Readings) -> _Readings:
+    """The readings with each loop's counts cut to its lane's share (LaneIndex.shares): an advance loop on a
+    split's feeder counts the vehicles of every lane the split feeds, each lane taking 1 / Detector.shared_by of
+    them, so that the approach's lanes together count each vehicle once. The readings themselves without one."""
+    if ix.shares is None:
+        return r
+    return replace(r, pcu=r.pcu * ix.shares, veh=r.veh * ix.shares)
 
 
 def _health(

@@ -48,6 +48,7 @@ from controller.core.estimation import (
     block_now_lanes,
     counts_pcu,
     movement_arrays,
+    own_shares,
 )
 from controller.core.estimation import update as estimation_update
 from controller.core.feedarrays import DetectorFrame, FrameLayout
@@ -95,6 +96,7 @@ class NetworkLayout:
     lane_sat_prior_pcu_h: np.ndarray
     lane_approach: np.ndarray  # (lanes,) each junction's Layout.lane_approach, numbered on over the network
     lane_hidden_cap_pcu: np.ndarray  # (lanes,) each junction's Layout.lane_hidden_cap_pcu
+    det_share: np.ndarray  # (loops,) each junction's Layout.det_share
     green_table: np.ndarray  # flat: per junction its (phases + 1, lanes) lane_green, last row all red
     protected_table: np.ndarray  # idem for lane_protected
     table_start: np.ndarray  # (junctions,) where each junction's rows start in the tables
@@ -145,6 +147,7 @@ class NetworkLayout:
             lane_sat_prior_pcu_h=np.concatenate([lay.lane_sat_prior_pcu_h for lay in lays]),
             lane_approach=_approaches(lays),
             lane_hidden_cap_pcu=np.concatenate([lay.lane_hidden_cap_pcu for lay in lays]),
+            det_share=np.concatenate([lay.det_share for lay in lays]),
             green_table=np.concatenate([g.ravel() for g in ext_green]),
             protected_table=np.concatenate([g.ravel() for g in ext_prot]),
             table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])),
@@ -281,9 +284,9 @@ def update_all(
     `cache`: a memo of the network arrays the last call cut the junctions' lanes and loops from."""
     ests = [estimates[j] for j in net.jids]
     L, h = _network_state(ests, cache)
-    readings = _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None)
-    totals = np.add.reduceat(r.veh, net.det_start[:-1])
-    health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - r.veh) / net.det_others)
+    readings = own_shares(net.lane_index, _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None))
+    totals = np.add.reduceat(readings.veh, net.det_start[:-1])
+    health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - readings.veh) / net.det_others)
     rows = net.lane_rows([green_phases.get(j) for j in net.jids])
     sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
     lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
