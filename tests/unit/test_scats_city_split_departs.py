@@ -65,3 +65,25 @@ def test_where_the_city_split_is_the_minimums_the_key_changes_nothing():
     np.testing.assert_allclose(on, greens_after(ScatsParams(), same, light))
     apart = greens_after(ScatsParams(city_split_at_minimums=True), LAY, light)  # where it departs the key acts
     assert not np.allclose(apart, greens_after(ScatsParams(), LAY, light))
+
+
+def layout_of(bases_s: tuple[float, float, float, float]) -> Layout:
+    raw = four_phase_raw()
+    for ph, b in zip(raw["phases"], bases_s, strict=True):
+        ph["base_green_s"] = b
+    return Layout.build(parse_intersection(raw, "four_phase.toml"), CFG)
+
+
+def test_one_pair_of_phases_apart_is_enough():
+    """7 / 5 / 9 / 3 s against the minimums 7 / 5 / 7 / 5 s: the through and left of N/S split as the minimums do,
+    E/W's 2 s apart at the 24 s of green: departs (some phase apart, not every phase)."""
+    lay = layout_of((7.0, 5.0, 9.0, 3.0))
+    assert city_split_departs(lay.junction, MINS, lost_s(lay))
+
+
+def test_the_cycle_s_greens_are_at_least_the_minimums_sum():
+    """four_phase's shortest cycle (30 s) less its 16 s of intergreens leaves 14 s, under the minimums' 24 s: the
+    comparison is at 24 s. 30 / 13 / 30 / 13 s: 1.37 s apart at 24 s (departs), 0.80 s at 14 s (would not)."""
+    lay = layout(13.0)
+    assert lay.junction.cycle_min_s - lost_s(lay) < MINS.sum()
+    assert city_split_departs(lay.junction, MINS, lost_s(lay))
