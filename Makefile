@@ -58,15 +58,20 @@ resco: $(STAMP)
 # split by network, and four long modules of one test each are handed out first: tests/conftest.py).
 # Then the tests marked `wallclock` (real-time pacing, broker,
 # failover and scrape deadlines) alone and one at a time, so that the other worker's load cannot
-# make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS: the whole
-# suite's collection is about 22 s of CPU, those two folders' 5 s; tests/unit/test_wallclock_dirs.py
-# fails a wallclock test elsewhere). Both passes run even when the first fails. A failed RESCO fetch
-# does not stop the other tests: the RESCO ones then fail with the fetch's error.
+# make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS), and the parallel
+# pass only SLOW_PATHS: those folders and the unit modules that mark a test `slow` (the whole suite's
+# collection took 33 s of CPU at load 35, SLOW_PATHS' 7 s, the same 199 tests: BENCHMARKS.md, F session 66;
+# each worker collects; tests/unit/test_wallclock_dirs.py fails a `wallclock` or `slow` mark outside them).
+# Both passes run even when the first fails. A failed RESCO fetch does not stop the other tests: the RESCO
+# ones then fail with the fetch's error.
 WALLCLOCK_DIRS := tests/integration tests/contract
+SLOW_PATHS := $(WALLCLOCK_DIRS) tests/unit/test_coordinated_board.py tests/unit/test_replay_turnarounds.py \
+	tests/unit/test_safety_properties.py tests/unit/test_validation_policy_desk.py \
+	tests/unit/test_validation_policy_plans.py tests/unit/test_validation_revalidation.py
 test-slow: setup
 	@$(MAKE) --no-print-directory resco || echo "make resco failed: the RESCO tests will fail (docs/corpus.md)" >&2
 	@status=0; \
-	$(PY) -m pytest -q -ra -n 2 --dist loadfile -m "slow and not wallclock" || status=1; \
+	$(PY) -m pytest -q -ra -n 2 --dist loadfile -m "slow and not wallclock" $(SLOW_PATHS) || status=1; \
 	$(PY) -m pytest -q -ra -m "slow and wallclock" $(WALLCLOCK_DIRS) || status=1; \
 	exit $$status
 
