@@ -65,6 +65,7 @@ class _Lanes:
         self.lane_zone_m = zone_m
         self.lane_stop = self.lane_adv = np.arange(len(zone_m))
         self.det_pair = np.full(len(zone_m), -1)
+        self.det_share = np.ones(len(zone_m))  # no loop shared by a split's lanes
         self.lane_index = LaneIndex.of(self)  # type: ignore[arg-type]
 
 
