@@ -29,7 +29,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
@@ -457,6 +457,7 @@ class ServiceNode:
         self._next_heartbeat, self._next_summary = 0.0, time.monotonic() + SUMMARY_EVERY_S
         # gather: the messages taken before the tick (arrival order), each junction's latest second, those awaited
         self.early: list[tuple[str, str, bytes, feedbatch.Read | None]] = []
+        self.left_at_stop = Counter[str]()  # the field's messages received after the last tick (close)
         self._heard: dict[str, float] = {}
         self._awaited: set[str] = set()  # junctions whose detector message of second _awaited_t is not in yet
         self._owns_client, self.pump = client is None, pump
@@ -549,6 +550,26 @@ class ServiceNode:
             )
         if self._owns_client:
             self.client.close()
+        self._count_left()
+
+    def _count_left(self) -> None:
+        """A live node stopping: the field's messages it received after its last tick (taken by gather, or still
+        in the inbox) are counted by kind (`left_at_stop`) and logged: no tick validated them and no plan came of
+        them. A replay's node (lockstep) ends on its field's last second and has none."""
+        if self.lockstep:
+            return
+        left = [kind for kind, *_ in self.early]
+        self.early = []
+        while True:
+            try:
+                left.append(self.inbox.get_nowait()[0])
+            except queue.Empty:
+                break
+        for kind in ("detectors", "status"):
+            self.left_at_stop[kind] += left.count(kind)
+        if any(self.left_at_stop.values()):
+            msg = "stopping: %d detector messages and %d statuses received after the last tick, not validated"
+            log.warning(msg, self.left_at_stop["detectors"], self.left_at_stop["status"])
 
     # -- messages in (network thread) -----------------------------------------------------
     def _on_connected(self, session_present: bool) -> None:
@@ -984,7 +1005,9 @@ def run_realtime(
     tick_wait_max_s: float = 0.0,
 ) -> None:
     """Tick every DECISION_PERIOD_S (1 s) of `clock` until `stop` is set (or service time
-    until_s). An overrun skips the ticks it missed rather than bunching them. tick_delay_s
+    until_s). An overrun skips the ticks it missed rather than bunching them: their seconds' messages
+    go to the next tick (its plans come later, none is lost), and the overrun is logged with the
+    ticks it skipped (the first, then every 100th). tick_delay_s
     ([service] tick_delay_s, < 1 s): the tick on second t starts at t + tick_delay_s on the clock
     (the field's messages of t, sent at t, have come in by then); it is still the tick at t, its
     feed validated against the clock's reading. tick_wait_max_s ([service], > 0, < 1 s; instead
@@ -993,7 +1016,7 @@ def run_realtime(
     tick_s = DECISION_PERIOD_S
     latest_s = tick_wait_max_s if tick_wait_max_s > 0 else tick_delay_s  # the latest a tick starts after its second
     next_s = math.floor((clock.now() - latest_s) / tick_s + 1) * tick_s
-    overruns = 0
+    overruns = skipped = 0
     while not stop.is_set() and (until_s is None or next_s <= until_s):
         if tick_wait_max_s > 0:
             if not node.gather(next_s, next_s + tick_wait_max_s, clock, stop) or not clock.wait_until(next_s, stop):
@@ -1005,9 +1028,13 @@ def run_realtime(
         now = clock.now() - latest_s
         if now > next_s + tick_s:
             overruns += 1
+            due_s, next_s = next_s, math.floor(now / tick_s + 1) * tick_s
+            skipped += round((next_s - due_s) / tick_s)
             if overruns == 1 or overruns % 100 == 0:
-                log.warning("tick overran: %.1f s behind, skipping ticks (overruns=%d)", now - next_s, overruns)
-            next_s = math.floor(now / tick_s + 1) * tick_s
+                msg = "tick overran: %.1f s behind, ticks t=%.0f-%.0f skipped; their messages go to the tick at t=%.0f"
+                log.warning(
+                    msg + " (overruns=%d, ticks skipped=%d)", now - due_s, due_s, next_s - 1, next_s, overruns, skipped
+                )
 
 
 def tick_start(service: ServiceConfig) -> dict[str, float]:

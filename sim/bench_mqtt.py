@@ -26,7 +26,9 @@ the bundled city's junction with the most detectors (ids made unique).
   ticks (--network pump, the default: controller/adapters/mqtt_pump.py, as sim/mqtt_regions.py
   runs a region's node in lockstep), or has paho's network thread hand it the messages
   (--network thread, the bench before session 45; live controllers always, as `run`).
-  `dropped`: detector messages the feeder sent that no controller validated. CPU s/s: process
+  `dropped`: detector messages the feeder sent that no controller validated (a live controller's run ends once
+  it has ticked the feed's last second, at most END_WAIT_S after the feed's end; those it received and had not
+  ticked by its stop are named on a line of their own, "left unread"). CPU s/s: process
   CPU seconds per second of feed of the busiest controller process, and of everything in the
   loop (controllers, feeder, Mosquitto): on a machine shared with other work, the latencies
   measure the contention; the CPU figures say whether the loop fits the machine's cores (all <=
@@ -99,6 +101,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -307,7 +310,7 @@ def _feed_end(
     printed, after the feed (not to delay its clock messages) and FEEDER_END_AFTER_S after the last second: built and
     printed at once, these offsets (60 x 5,000: about 0.2 s of CPU here and in the bench's process reading them) fell
     on the last second's ticks (T, session 51)."""
-    client.publish(clock_topic, b'{"v":1,"end":true}', qos=1)
+    client.publish(clock_topic, b'{"v":1,"end":true,"last":%r}' % last_t, qos=1)  # live: the last second to tick
     _until(last_t + FEEDER_END_AFTER_S, pump)
     offsets = {t: [round(1000 * (a - sent), 3) for a in at] for t, (sent, at) in handed.items()}
     print(json.dumps({"handed": offsets}), flush=True)
@@ -324,6 +327,9 @@ def _raw(client: MqttClient, spec: dict[str, Any], topics: Topics) -> None:
 # the paced feeder's work after the feed (its send offsets, built and printed) waits this long after the last
 # second: past that second's tick (live: its latest start, tick_wait_max_s <= 1 s, and the tick itself)
 FEEDER_END_AFTER_S = 2.0
+# live: how long a controller may still tick after the feed's end message before its run ends anyway (its messages
+# not ticked by then are counted under dropped and "left unread")
+END_WAIT_S = 15.0
 
 
 def pin(pid: int, cpus: list[int] | None) -> None:
@@ -615,6 +621,7 @@ def controller_process(spec: dict[str, Any]) -> None:
     acks.resolve(plans)  # each plan's message id -> the wall time of its PUBACK (None: never acknowledged)
     body: dict[str, Any] = {"ticks": ticks, "validate_s": validate_s, "plans": plans, "error": error}
     body |= {"received": node.service.received, "late_junctions": node.late_junctions}
+    body["left"] = node.left_at_stop["detectors"]  # received after the last tick, never validated (ServiceNode.close)
     # the heartbeat's junction tables built in the node's idle time, and those built at once in a tick (live.py)
     body["tables"] = [node.tables_in_idle_time, node.tables_at_once]
     body["gc"] = [node.collector.in_idle_time, node.collector.at_once, *node.collector.collections]  # IdleCollector
@@ -691,9 +698,7 @@ def _instrument(node: ServiceNode) -> Instruments:
     so far, ..., reading detector messages as they arrived so far (ControllerService.read_detector_message,
     run_lockstep's thread), and of the second's messages, how many were read after its clock message came in and
     that reading's CPU seconds], Plans, t -> wall time its tick began (live), the inbox noting arrivals)."""
-    validate_s: dict[float, float] = {}
-    ticks: dict[float, list[float]] = {}
-    plans: Plans = {}
+    validate_s, ticks, plans = dict[float, float](), dict[float, list[float]](), Plans()
     fed_t: dict[str | None, float | None] = {}  # live: each junction's second its last message was fed
     handle, handle_detectors, tick, live_tick = node.handle, node.handle_detectors, node._tick, node.tick
     live_t = [0.0]  # live: the second of the tick under way (its clock reading lies up to a second after it)
@@ -738,6 +743,7 @@ def _instrument(node: ServiceNode) -> Instruments:
         live_t[0] = now_s
         begun[now_s] = time.time()
         live_tick(now_s, clock_s)
+        inbox.ticked(now_s)
 
     validate_wall: dict[float, list[float]] = {}
     begun: dict[float, float] = {}  # live: t -> wall time its tick started (the wait's end)
@@ -823,7 +829,9 @@ class _StampedInbox:
         self.by_junction: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time received
         self.read_at: dict[float, dict[int, float]] = {}  # t -> junction number -> wall time read (the tick's thread)
         self.clocks_in: set[float] = set()  # the seconds whose clock message has come in
-        self.ended = threading.Event()  # the feed's end clock message came in
+        self.ended = threading.Event()  # live: the node has ticked the feed's last second (or END_WAIT_S passed)
+        self.last_s: float | None = None  # the feed's last second, from its end clock message
+        self.ticked_s = -math.inf  # the second of the node's last tick
 
     def get(self, block: bool = True, timeout: float | None = None) -> Received:
         return self._inbox.get(block, timeout)
@@ -844,9 +852,25 @@ class _StampedInbox:
             t = _stamp(item[2])
             if t is not None:
                 self.clocks_in.add(t)
-            elif b'"end"' in item[2]:  # live: the last second's tick first
-                threading.Timer(1.5, self.ended.set).start()
+            elif b'"end"' in item[2]:  # live: the run ends once the last second is ticked (`ticked`)
+                last = json.loads(item[2]).get("last")
+                self.last_s = float(last) if isinstance(last, (int, float)) else -math.inf
+                timer = threading.Timer(END_WAIT_S, self.ended.set)
+                timer.daemon = True
+                timer.start()
+                self._end_if_ticked()
         self._inbox.put(item)
+
+    def ticked(self, t_s: float) -> None:
+        """The node ticked second t_s (live): the run ends once it has ticked the feed's last second. Before
+        session 66 it ended 1.5 s after the end message: a node that an overrun had left behind stopped with its
+        last second's messages unread, counted as dropped (2,500 or 5,000 at 5,000 junctions; S, session 66)."""
+        self.ticked_s = max(self.ticked_s, t_s)
+        self._end_if_ticked()
+
+    def _end_if_ticked(self) -> None:
+        if self.last_s is not None and self.ticked_s >= self.last_s:
+            self.ended.set()
 
     def _note(self, now: float, payload: bytes, junction: str = "") -> None:
         """Time the message under its second; one without a plain `"t":` number is passed on
@@ -1208,6 +1232,7 @@ def _summarise(results: list[dict[str, Any]], sent: dict[float, float], from_t: 
             "error": errors,
             "rejected": rejected,
             "dropped": expected - sum(r["received"] for r in results),
+            "left": sum(r.get("left", 0) for r in results),
             "plans_per_s": sum(tk[t][2] for t in keep for tk in ticks) / len(keep),
             "validate_p50": statistics.median(val_ms),
             "validate_p99": percentile(val_ms, 99),
@@ -1516,6 +1541,8 @@ def _row(n: int, k: int, per_message: bool, hz: dict[str, Any], raw_msg_s: float
                 f"max {hz['e2e_rest_max']:.0f}"
             )
         print(line, flush=True)
+    if hz.get("left"):
+        print(f"#   of the dropped, left unread at the controllers' stop: {hz['left']:g}", flush=True)
     if ing["rejected"] or hz["rejected"]:
         print(f"#   rejected: ingest {ing['rejected']} 1Hz {hz['rejected']}", flush=True)
 
