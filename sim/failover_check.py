@@ -3,6 +3,7 @@ bundled city; one gets SIGKILL mid-run; its region must leave the lost instance'
 roadsides' backup time and come back under adaptive control from the other instance.
 
     python -m sim.failover_check --out /tmp/failover [--end 300] [--speed 10] [--kill-at 120]
+                                 [--back-at S [--after-back A]]
 
 A private Mosquitto, `run_controller.py field` (SUMO as the city) and two `run_controller.py run
 --region rK` instances as separate processes ([regions] count = 2), on throw-away credentials
@@ -20,7 +21,12 @@ intergreens, max green, max red, valid stages). The report (failover_check.json)
 - the instances that ended before the field (`died`: exit code and the exception in their log):
   none, or a region is left to the taker (a returned instance that died at start is never
   handed its region back);
-- `status_lag_s`: how far the roadsides' clock ran behind (median, max; service seconds).
+- `status_lag_s`: how far the roadsides' clock ran behind (median, max; service seconds);
+- with --back-at (r0's instance started again at that second): `returned_up_s`, the second it said "service up"
+  (with --after-back A the field is stopped A seconds after it: the time to come back counts from the start-up,
+  which takes what it takes on a loaded machine), and `taker_plans_after_return_s`, how long after its first
+  "online" heartbeat the taker still sent the region plans (the hand-back: a roadside refuses the taker's older
+  epoch anyway, so the statuses alone would not show a taker that never lets go).
 
 Beside it: statuses.json (every status: junction, t and wall time received relative to the
 kill, mode, epoch, plan) and trace.json (plan identities, heartbeats, status faults as received,
@@ -37,9 +43,11 @@ again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -59,7 +67,7 @@ from controller.model import Intersection
 from controller.regions import plan_regions, region_instance
 from sim.broker import Broker
 from sim.mqtt_regions import region_user, region_users
-from sim.restart_check import KINDS, StatesRun, check_states, read_states, start, stop_all, wait_sim_time
+from sim.restart_check import KINDS, StatesRun, check_states, last_second, read_states, start, stop_all, wait_sim_time
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "failover"
@@ -145,12 +153,13 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
             killed_wall = time.time()
             services["r0"].send_signal(signal.SIGKILL)
             services["r0"].wait(10)
-            back_wall = None
+            back_wall, up_s = None, None
             if a.back_at is not None:  # r0's instance starts again: the taker must hand r0 back
                 wait_sim_time(states_path, a.back_at, field)
                 back_wall = time.time()
                 args = ["--config", str(conf), "run", "--region", "r0", *common]
                 services["r0-back"] = start(args, out / "service-r0-back.log")
+                up_s = _end_after_return(states_path, field, out / "service-r0-back.log", a.after_back)
             field.wait(timeout=a.end / a.speed + 300)
             died = {name: p.returncode for name, p in services.items() if name != "r0" and p.poll() is not None}
         finally:
@@ -162,9 +171,54 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     (out / "trace.json").write_text(json.dumps([[round(w - killed_wall, 3), t, x] for w, t, x in statuses.trace]))
     times = (killed_wall, back_wall, a.speed)
     r = _report(junctions, read_states(states_path), statuses.rows, lost, epochs, times, cfg, out)
+    r["returned_up_s"] = up_s
+    r["taker_plans_after_return_s"] = _taker_plans_after_return(statuses.trace, epochs, cfg, back_wall, a.speed)
     r["died"] = {name: {"exit": code, "error": _last_error(out / f"service-{name}.log")} for name, code in died.items()}
     (out / "failover_check.json").write_text(json.dumps(r, indent=1))
     return r
+
+
+def _end_after_return(
+    states_path: Path, field: subprocess.Popen[bytes], log: Path, after_s: float | None
+) -> float | None:
+    """The simulated second by when r0's instance, started again and logging to `log`, said "service up" (None: the
+    field ended first); with after_s, the field is stopped (SIGTERM: SUMO closed, its files complete) after_s
+    simulated seconds later. The time the region has to come back is counted from the instance's start-up, not from
+    its process's start: at load 20-30 the process took 15-22 s of wall time to come up (imports, warm-up), at 5x
+    real time 75-110 simulated seconds, longer than the 90 s the field ran after --back-at (S, session 66)."""
+    up_s = None
+    while field.poll() is None and up_s is None:
+        if log.exists() and b"service up" in log.read_bytes():
+            up_s = last_second(states_path)
+        time.sleep(0.2)
+    if up_s is None or after_s is None:
+        return up_s
+    with contextlib.suppress(RuntimeError):  # (the field ended first, at --end)
+        wait_sim_time(states_path, up_s + after_s, field)
+        field.send_signal(signal.SIGTERM)
+    return up_s
+
+
+def _taker_plans_after_return(
+    trace: list[tuple[float, str, str]], epochs: Epochs, cfg: Config, back_wall: float | None, speed: float
+) -> float | None:
+    """Service seconds from r0's returned instance's first "online" heartbeat to the last plan the taker sent the
+    region (0 when none came after): the taker hands the region back once the instance is alive, and stops. None:
+    the returned instance never said "online" (or there was no return)."""
+    if back_wall is None:
+        return None
+    beat = f"/service/{region_instance(cfg, 'r0')}"
+    online = min((w for w, t, x in trace if w >= back_wall and t.endswith(beat) and x == "beat online"), default=None)
+    if online is None:
+        return None
+    taker = [w for w, t, x in trace if t.endswith("/plan") and _plan_epoch(x) in epochs.taker]
+    return round(max(0.0, max(taker, default=online) - online) * speed, 1)
+
+
+def _plan_epoch(said: str) -> int | None:
+    """The epoch of a plan as StatusLog's trace says it ("plan EPOCH/SEQ"), None if it could not be read."""
+    head = said.removeprefix("plan ").split("/")[0]
+    return int(head) if head.isdigit() else None
 
 
 def _last_error(log: Path) -> str:
@@ -273,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=10.0, help="times real time (field and service)")
     p.add_argument("--kill-at", type=float, default=120.0, help="simulated second of the kill -9 of region r0")
     p.add_argument("--back-at", type=float, default=None, help="simulated second r0's instance starts again")
+    p.add_argument(
+        "--after-back",
+        type=float,
+        default=None,
+        help="with --back-at: the field stops this many simulated seconds after r0's instance is up again "
+        "(default: at --end)",
+    )
     r = run_check(p.parse_args(argv))
     print(f"{'junction':<10}{'old plans until s':>18}{'adaptive again s':>18}  mode at end  ended under")
     for jid, row in r["junctions"].items():

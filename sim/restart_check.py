@@ -267,7 +267,7 @@ def run_check(a: argparse.Namespace) -> dict[str, Any]:
     return _report(junctions, read_states(states_path), out, a, up_at_s)
 
 
-def _last_second(states_path: Path) -> float | None:
+def last_second(states_path: Path) -> float | None:
     """The last simulated second SUMO has written to the states file so far (None: none yet)."""
     if not states_path.exists():
         return None
@@ -283,9 +283,9 @@ def wait_field_end(
     RuntimeError; no flat deadline: on a loaded machine a run takes what it takes). Returns the simulated
     second by when the service logging to `log` said "service up" (its ticks begin), None if it did not
     before the field ended."""
-    up_at_s, last, moved = None, _last_second(states_path), time.monotonic()
+    up_at_s, last, moved = None, last_second(states_path), time.monotonic()
     while field.poll() is None:
-        now_s = _last_second(states_path)
+        now_s = last_second(states_path)
         if now_s != last:
             last, moved = now_s, time.monotonic()
         elif time.monotonic() - moved > stuck_s:
