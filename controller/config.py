@@ -105,6 +105,7 @@ class TimingConfig:
     bus_lane_movements: bool = False  # sim/netmovements.py movements: a bus lane a movement of its own
     ped_min_from_program: bool = False  # sim/netstages.py: a crossing's pedestrian minimum at most its program green
     crossing_red_is_clearance: bool = False  # sim/netimport.py: a transition stopping a crossing kept without yellow
+    crossing_transitions: bool = False  # sim/netimport.py: key off ped_min_from_program, a crossing's clearance kept
     crossings_max_red: bool = True  # sim/netimport.py: each crossing a movement of the file, red at most max_red_s
     cyclist_clearance: bool = False  # sim/netmovements.py: each movement's cyclist_clear_s (core/safety.py reads it)
     cyclist_speed_mps: float = 4.0  # with cyclist_clearance: a cyclist's speed through the junction

@@ -30,6 +30,7 @@ from controller.model import (
     Transition,
     crossing_movement,
     derived_intergreen_s,
+    stops_crossings_only,
 )
 
 _PHASE_LETTERS = frozenset("GgrsoO")  # green stages only: no yellow inside a stage
@@ -162,6 +163,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
     vehicle = _symmetric_conflicts(_movements(f, n_links), path)
     phases = _phases(f, n_links)
     detectors = _detectors(f, {lane for m in vehicle for lane in m.lanes})
+    crossing_links = _crossing_links(f, n_links, vehicle)
     junction = Intersection(
         id=jid,
         n_links=n_links,
@@ -182,10 +184,11 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         clearance_s=_clearances(f, n_links),
         crossing_clearance_s=_crossing_clearances(f, n_links, vehicle),
         program_timeline=_timeline(f, len(phases)),
-        transitions=_transitions(f, phases, n_links, f.num("yellow_s"), _crossing_links(f, n_links, vehicle)),
+        transitions=_transitions(f, phases, n_links, f.num("yellow_s"), crossing_links),
         actuated=f.bool("actuated", False),
         crossings=tuple(_crossing_walkers(f, n_links, vehicle, phases)),
         programs=_programs(f, len(phases)),
+        crossing_links=crossing_links,
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
@@ -258,7 +261,8 @@ def _check_programs(j: Intersection, path: str) -> None:
             why = f"{p.yellow_s:g} s, longer than the junction's yellow_s {j.yellow_s:g} s"
             raise JunctionError(path, f"programs[{k}].yellow_s", f"{why}: {_COVER}")
         for a, b in ((a, b) for a in range(len(greens)) for b in range(len(greens)) if a != b):
-            need_s = derived_intergreen_s(greens[a], greens[b], p.yellow_s, p.all_red_s)[0]
+            only = stops_crossings_only(greens[a], greens[b], j.crossing_links)
+            need_s = 0.0 if only else derived_intergreen_s(greens[a], greens[b], p.yellow_s, p.all_red_s)[0]
             have_s = j.intergreen_s(a, b)
             if have_s < need_s - 1e-9:
                 why = f"the change {a} -> {b} lasts {have_s:g} s, program {p.program_id!r} (programs[{k}]) {need_s:g} s"

@@ -205,6 +205,15 @@ def derived_intergreen_s(
     return (yellow_s + all_red if stopped else 0.0, all_red)
 
 
+def stops_crossings_only(from_green: frozenset[int], to_green: frozenset[int], crossing_links: frozenset[int]) -> bool:
+    """A change that stops only links of `crossing_links` (pedestrian crossings: no yellow in SUMO) and starts
+    none: the crossings go red at once, the vehicle links keep their green (the city's program's change into its
+    crossing-red part), so it has no intergreen. The walkers' clearance after it is that stage's minimum green and
+    the change out of it (docs/import.md rule 7)."""
+    stopped = from_green - to_green
+    return bool(stopped) and stopped <= crossing_links and not to_green - from_green
+
+
 def crossing_pairs_s(
     greens: Sequence[frozenset[int]], clearance_s: Iterable[tuple[int, float]]
 ) -> dict[tuple[int, int], float]:
@@ -309,6 +318,9 @@ class Intersection:
     crossings: tuple[Movement, ...] = ()
     # the other programs the light may run (a WAUT switches it): the intergreens above cover each
     programs: tuple[ProgramTiming, ...] = ()
+    # the junction file's `crossing_links`: pedestrian crossings' links, which show no yellow (SUMO's go from green
+    # to red); a change that stops only those and starts nothing is immediate (stops_crossings_only)
+    crossing_links: frozenset[int] = frozenset()
 
     @cached_property
     def red_bounded(self) -> Intersection:
@@ -371,6 +383,8 @@ class Intersection:
             tuple(
                 (own[(ia, ib)], max(0.0, own[(ia, ib)] - y))
                 if (ia, ib) in own
+                else (0.0, 0.0)
+                if stops_crossings_only(a, b, self.crossing_links)
                 else derived_intergreen_s(a, b, y, r, pairs, walkers)
                 for ib, b in enumerate(greens)
             )

@@ -28,7 +28,9 @@ programs).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from controller.config import Config, TimingConfig
 from controller.core import pairs, shadow
 from controller.errors import JunctionError, NetworkError
 from controller.junctions import parse_intersection
-from controller.model import Intersection, ProgramTiming
+from controller.model import Intersection, ProgramTiming, crossing_pairs_s, derived_intergreen_s
 from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netprogram, netstages, xmlfiles
 from sim.importfiles import SKIPPED_FILE, ImportResult, NoTrafficLights, file_texts, read_skipped, write_import
 from sim.netdetectors import DETECTOR_SOURCES
@@ -409,7 +411,9 @@ def _add_program_fields(
     """The keys of a junction's table that only some programs give it, added to `table` in this order: actuated,
     the program's own clearances, the crossings its transitions stop (of `crossing_m`'s, with [timing]
     crossing_red_is_clearance; none without), its transitions, its roadside timeline, with [timing]
-    crossings_max_red its crossings (_add_crossings) and the other programs a WAUT may switch it to (`timings`)."""
+    crossings_max_red its crossings (_add_crossings), the other programs a WAUT may switch it to (`timings`) and,
+    with [timing] crossing_transitions (ped_min_from_program off), the transitions keeping a crossing's clearance
+    (_add_crossing_transitions) with the crossing-red parts and minimums that go with them."""
     crossings = set(crossing_m) if t.crossing_red_is_clearance else set()
     if program.actuated:  # [webster]/[scats] keep_actuated refuse it (requirements.actuated_refusal)
         table["actuated"] = True
@@ -436,6 +440,209 @@ def _add_program_fields(
     _add_crossings(table, crossing_m if t.crossings_max_red else {})
     if timings:  # the intergreens cover them (controller/junctions.py)
         table["programs"] = [_program_row(p) for p in timings]
+    kept = t.crossing_transitions and not t.ped_min_from_program  # with it, as all-red (crossing_clearance_s)
+    if kept:
+        _add_crossing_transitions(table, program, crossing_m)
+    if "crossing_links" in table:
+        _crossings_red_at_once(table, plan, program, crossing_m)
+    if kept:
+        _credit_crossing_clearances(table, crossing_m, t)
+
+
+def _crossings_red_at_once(
+    table: dict[str, Any], plan: netprogram.StagePlan, program: netprogram.Program, crossing_m: dict[int, float]
+) -> None:
+    """With `crossing_links` a change that stops only crossings and starts nothing is immediate (the program's
+    change into its crossing-red part: SUMO's crossings show no yellow; controller/model.py stops_crossings_only):
+    the base greens are aligned again with it (the seconds the derived yellow took go back to the crossing stage),
+    and each stage such a change enters (the crossing-red part) holds at least the crossing's clearance in the
+    program less the shortest way from it to a link the crossing is never green with (_walkers_after_s): the
+    program's red part, not a pedestrian minimum (docs/import.md rule 7)."""
+    phases, links = table["phases"], frozenset(table["crossing_links"])
+    y, r = table["yellow_s"], table["all_red_s"]
+    for ph, g in zip(phases, netprogram.aligned_greens_s(plan, y, r, links)):
+        ph["base_green_s"] = g
+        ph["max_green_s"] = max(ph["max_green_s"], g)
+    clear = dict(netprogram.crossing_clearances_s(program.phases, crossing_m, y + r))
+    for _ in phases:  # each pass raises the short red parts; a raised one may shorten no other's way
+        j = parse_intersection(table, "")
+        short = _short_red_parts_s(j, clear, y + r)
+        if not short:
+            return
+        for k, more_s in short.items():
+            phases[k]["min_green_s"] = round(phases[k]["min_green_s"] + more_s, 2)
+            phases[k]["max_green_s"] = max(phases[k]["max_green_s"], phases[k]["min_green_s"])
+
+
+def _short_red_parts_s(j: Intersection, clear: dict[int, float], whole_s: float) -> dict[int, float]:
+    """Per stage entered at once from a crossing's stage (stops_crossings_only), the seconds its minimum green is
+    short of keeping that crossing's clearance (`clear`, else `whole_s`) before a link it is never green with."""
+    greens = [ph.green_links() for ph in j.phases]
+    every = frozenset().union(*greens)
+    out: dict[int, float] = {}
+    for a, b in product(range(len(greens)), range(len(greens))):
+        if a == b or j.intergreen_s(a, b) > 0 or not greens[a] - greens[b]:
+            continue
+        for i in greens[a] - greens[b]:
+            foes = every - frozenset().union(*(g for g in greens if i in g))
+            after_s = _walkers_after_s(j, a, i, foes)
+            if math.isfinite(after_s) and after_s < clear.get(i, whole_s) - 1e-9:
+                out[b] = max(out.get(b, 0.0), clear.get(i, whole_s) - after_s)
+    return out
+
+
+def _add_crossing_transitions(table: dict[str, Any], program: netprogram.Program, crossing_m: dict[int, float]) -> None:
+    """A crossing's clearance after its green, the program's way ([timing] crossing_transitions; docs/import.md
+    rule 7): each change that stops a crossing and starts a link never green with it, where its intergreen is shorter
+    than the crossing's clearance in the program (netprogram.crossing_clearances_s), gets a transition: the crossings
+    it stops red and every other link as before (the program's crossing-red part), then the derived yellow and
+    all-red, at least that clearance in all. The program's own changes (a stage to the next) and transitions are
+    left as they are; the crossings those transitions stop are written as `crossing_links` (they show no yellow).
+    Left out, with the junction's other transitions kept, where the loader refuses them."""
+    y, r, states = table["yellow_s"], table["all_red_s"], [ph["state"] for ph in table["phases"]]
+    clear = netprogram.crossing_clearances_s(program.phases, crossing_m, y + r)
+    if not clear or len(states) < 3:
+        return
+    greens = [frozenset(i for i, c in enumerate(s) if c in netprogram.STAGE_GREEN) for s in states]
+    walkers = crossing_pairs_s(greens, clear)
+    pairs = {(int(k.split(">")[0]), int(k.split(">")[1])): s for k, s in table.get("clearance_s", {}).items()}
+    own = table.get("transitions", [])
+    kept = {(tr["from_phase"], tr["to_phase"]) for tr in own}
+    added: list[dict[str, Any]] = []
+    stopped_all: set[int] = set()
+    for (a, ga), (b, gb) in product(enumerate(greens), enumerate(greens)):
+        if a == b or b == (a + 1) % len(greens) or (a, b) in kept:
+            continue
+        crossings = (ga - gb) & crossing_m.keys()
+        need_s = max((walkers.get((i, k), 0.0) for i in crossings for k in gb - ga), default=0.0)
+        if need_s <= derived_intergreen_s(ga, gb, y, r, pairs, None)[0] + 1e-9:
+            continue
+        held = "".join("r" if i in crossings else c for i, c in enumerate(states[a]))
+        ig_s, all_red_s = derived_intergreen_s(ga - crossings, gb, y, r, pairs, None)
+        run = [(held, round(need_s - ig_s, 3))]
+        if ig_s > 0:
+            run += _derived_change(held, states[b], gb, ig_s - all_red_s, all_red_s)
+        added.append(
+            {"from_phase": a, "to_phase": b, "states": [s for s, _ in run], "durations_s": [d for _, d in run]}
+        )
+        stopped_all |= crossings
+    if not added:
+        return
+    before: dict[str, Any] = {key: table[key] for key in ("transitions", "crossing_links") if key in table}
+    table["transitions"] = own + added
+    table["crossing_links"] = sorted(stopped_all | set(table.get("crossing_links", [])))
+    try:
+        parse_intersection(table, "")
+    except JunctionError as exc:  # one of these refused: the junction keeps what it had
+        if exc.field.startswith("transitions[") and int(exc.field[12:].split("]")[0]) >= len(own):
+            table.pop("transitions")
+            table.pop("crossing_links")
+            table.update(before)
+
+
+def _credit_crossing_clearances(table: dict[str, Any], crossing_m: dict[int, float], t: TimingConfig) -> None:
+    """A crossing stage's pedestrian minimum less the clearance the model keeps after its green beyond yellow_s +
+    all_red_s ([timing] crossing_transitions; docs/import.md rule 7). The minimum holds the walk and the whole
+    crossing time in green, then every change runs at least yellow_s + all_red_s before a link the crossing is never
+    green with starts; where every way out of the stage keeps the crossing longer than that (the transitions of
+    _add_crossing_transitions: the program's crossing-red part), the walker who starts at the end of the walk has
+    the same time to the far kerb before those links start with the green that much shorter. The way out is the
+    shortest over the model's changes (_walkers_after_s: a stage entered that keeps the crossing red is held at
+    least its minimum green); a stage whose minimum would shorten another crossing's way keeps its own."""
+    phases = table["phases"]
+    crossed = [k for k, ph in enumerate(phases) if ph.get("ped_min_green_s", 0.0) > 0.0]
+    if not crossed or not table.get("transitions"):
+        return
+    try:
+        j = parse_intersection(table, "")
+    except JunctionError:  # the import drops what the loader refuses (_parsed): no clearance to count on
+        return
+    old = {k: (phases[k]["min_green_s"], phases[k]["ped_min_green_s"]) for k in crossed}
+    for k in crossed:
+        ped = _credited_ped_min_s(j, k, crossing_m, t)
+        if ped < old[k][1] - 1e-9:
+            floor = min(t.min_green_s, phases[k]["base_green_s"])  # at least the stage's own vehicle minimum
+            phases[k]["min_green_s"] = min(old[k][0], max(floor, ped))
+            phases[k]["ped_min_green_s"] = ped
+    j = parse_intersection(table, "")
+    for k in crossed:  # a stage the others' ways pass through now shorter: keep what is no longer covered
+        if _credited_ped_min_s(j, k, crossing_m, t) > phases[k]["ped_min_green_s"] + 1e-9:
+            phases[k]["min_green_s"], phases[k]["ped_min_green_s"] = old[k]
+
+
+def _credited_ped_min_s(j: Intersection, k: int, crossing_m: dict[int, float], t: TimingConfig) -> float:
+    """Stage k's pedestrian minimum with the clearance after its green beyond yellow_s + all_red_s taken off each
+    crossing's walk and crossing time (_credit_crossing_clearances); never below the walk."""
+    greens = [ph.green_links() for ph in j.phases]
+    every = frozenset().union(*greens)
+    whole_s = j.yellow_s + j.all_red_s
+    walk = [t.ped_walk_s]
+    for i, length in crossing_m.items():
+        if i in greens[k]:
+            foes = every - frozenset().union(*(g for g in greens if i in g))
+            after_s = _walkers_after_s(j, k, i, foes)
+            extra_s = max(0.0, after_s - whole_s) if math.isfinite(after_s) else 0.0
+            walk.append(t.ped_walk_s + length / t.ped_speed_mps - extra_s)
+    return round(max(walk), 2)
+
+
+def _walkers_after_s(j: Intersection, k: int, crossing: int, foes: frozenset[int]) -> float:
+    """The least time from the end of stage k's green to the start of a link of `foes` (never green with
+    `crossing`), over every run of changes the model allows: each change its intergreen (a transition up to its
+    first state showing such a link green), each stage entered that shows neither the crossing nor a foe green held
+    at least its minimum green. A stage that greens the crossing again ends that run (its walkers start anew)."""
+    n = len(j.phases)
+    greens = [ph.green_links() for ph in j.phases]
+    best = {k: 0.0}
+    todo, out = [(0.0, k)], math.inf
+    while todo:
+        todo.sort()
+        at_s, a = todo.pop(0)
+        held_s = 0.0 if a == k else j.phases[a].min_green_s
+        for b in range(n):
+            if b == a or crossing in greens[b]:
+                continue
+            change_s = _foe_start_s(j, a, b, foes)
+            if greens[b] & foes or change_s < j.intergreen_s(a, b) - 1e-9:
+                out = min(out, at_s + held_s + change_s)
+            elif at_s + held_s + change_s < best.get(b, math.inf) - 1e-9:
+                best[b] = at_s + held_s + change_s
+                todo.append((best[b], b))
+    return out
+
+
+def _foe_start_s(j: Intersection, a: int, b: int, foes: frozenset[int]) -> float:
+    """Seconds from the end of stage a's green to the first link of `foes` green in the change to b: the start of
+    the first transition state showing one, else the change's intergreen."""
+    tr = j.transition(a, b)
+    if tr is None:
+        return j.intergreen_s(a, b)
+    t_s = 0.0
+    for state, d_s in zip(tr.states, tr.durations_s):
+        if any(state[i] in netprogram.STAGE_GREEN for i in foes if i < len(state)):
+            return t_s
+        t_s += d_s
+    return tr.total_s
+
+
+def _derived_change(
+    held: str, entered: str, to_green: frozenset[int], yellow_s: float, all_red_s: float
+) -> list[tuple[str, float]]:
+    """The yellow and all-red (state, seconds) from `held` to `entered` as the roadside derives them: a link green in
+    both stays green, one off ('o', 'O') in both stays off, one stopped shows yellow then red, every other red."""
+
+    def state(stopped: str) -> str:
+        return "".join(
+            c
+            if (c in netprogram.STAGE_GREEN and i in to_green) or (c in "oO" and entered[i] == c)
+            else stopped
+            if c in netprogram.STAGE_GREEN
+            else "r"
+            for i, c in enumerate(held)
+        )
+
+    run = [(state("y"), round(yellow_s, 3))]
+    return [*run, (state("r"), round(all_red_s, 3))] if all_red_s > 0 else run
 
 
 def _program_row(p: ProgramTiming) -> dict[str, Any]:

@@ -914,15 +914,18 @@ def _timeline(phases: tuple[ProgramPhase, ...], keys: list[frozenset[int]]) -> t
     return tuple(spans), first
 
 
-def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tuple[float, ...]:
+def aligned_greens_s(
+    plan: StagePlan, yellow_s: float, all_red_s: float, crossing_links: frozenset[int] = frozenset()
+) -> tuple[float, ...]:
     """Per stage, the base green that makes the junction model's base program (stages in index
     order, each followed by the intergreen the model derives, controller/model.py) run SUMO's
     timeline: each stage's span less the model's intergreen to the next stage, at least 1 s (the
     seconds that adds come off the longest greens). With the stages in the program's order every
     green then starts when SUMO's does (up to those seconds) and the base cycle is the program's,
     whatever the program's own transitions (partial yellows, greens kept into a transition,
-    all-reds of their own lengths)."""
-    from controller.model import crossing_pairs_s, derived_intergreen_s
+    all-reds of their own lengths). `crossing_links`: the junction file's (a change stopping only those and starting
+    nothing is immediate, controller/model.py stops_crossings_only)."""
+    from controller.model import crossing_pairs_s, derived_intergreen_s, stops_crossings_only
 
     if len(plan.spans_s) != len(plan.stages):
         return tuple(st.base_green_s for st in plan.stages)
@@ -937,7 +940,11 @@ def aligned_greens_s(plan: StagePlan, yellow_s: float, all_red_s: float) -> tupl
     raw = []
     for k, span in enumerate(spans):
         pair = (greens[k], greens[(k + 1) % n])
-        ig, _ = derived_intergreen_s(*pair, yellow_s, all_red_s, clearances, walkers) if n > 1 else (0.0, 0.0)
+        ig, _ = (
+            derived_intergreen_s(*pair, yellow_s, all_red_s, clearances, walkers)
+            if n > 1 and not stops_crossings_only(*pair, crossing_links)
+            else (0.0, 0.0)
+        )
         raw.append(span - own.get((k, (k + 1) % n), ig))
     out = [max(1.0, g) for g in raw]
     # the seconds a clamped stage adds come off the longest greens, so the cycle stays SUMO's

@@ -157,6 +157,8 @@ class Statics:
     given_way: np.ndarray | None = None
     # with [estimation] permitted_gap_acceptance: whom each permitted movement gives way to (None: key off, `service`)
     gap_foes: YieldFoes | None = None
+    # per phase: the stage its vehicles keep their green in once it has run its minimum (walker_tail), or -1
+    walker_tails: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,29 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         full_green_lanes(layout),
         given_way_lanes(layout),
         YieldFoes.build(layout) if layout.params.permitted_gap_acceptance else None,
+        tuple(walker_tail(j, c, ig) for c in range(len(j.phases))),
     )
+
+
+def walker_tail(j: Intersection, cur: int, intergreen_s: np.ndarray) -> int:
+    """The stage the policy hands `cur` over to once `cur` has run its minimum green and still holds the highest
+    pressure, or -1: `cur`'s tail stage (tail_stage: the program's next phase, a strict subset of its greens) where
+    it stops links of `crossing_links` alone (a crossing's walkers; there are none without [timing]
+    crossing_transitions or crossing_red_is_clearance), no other phase is entered from it later than from `cur` and
+    some sooner (`intergreen_s`: Statics.intergreen_s). That is a crossing whose clearance after its green a change
+    from `cur` keeps with the crossing red and the vehicles still green (the importer's transitions with
+    crossing_transitions, docs/import.md rule 7): handed over when its minimum (the walk and the crossing time) has
+    run, the crossing's clearance runs while the vehicles are still served, and the switch to another approach, when
+    its demand comes, waits for the vehicles' yellow alone, as from the city's program's crossing-red stage. The
+    vehicles see the same service in both stages, so the policy stays in the tail stage until another phase's
+    pressure is higher."""
+    tail = tail_stage(j, cur)
+    if tail is None or not j.phases[cur].green_links() - j.phases[tail].green_links() <= j.crossing_links:
+        return -1
+    others = [k for k in range(len(j.phases)) if k not in (cur, tail)]
+    if any(intergreen_s[tail, k] > intergreen_s[cur, k] + 1e-9 for k in others):
+        return -1
+    return tail if any(intergreen_s[tail, k] < intergreen_s[cur, k] - 1e-9 for k in others) else -1
 
 
 def switch_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
@@ -1115,7 +1139,8 @@ class MaxPressurePolicy(Policy):
                 return state, PhaseWish(self.via_clearance(state, layout, est, cur, due, v, partner))
         best = int(v.argmax())
         if v[best] <= v[cur]:
-            return state, PhaseWish(cur)
+            tails = state.statics.walker_tails
+            return state, PhaseWish(tails[cur] if tails and tails[cur] >= 0 else cur)
         if self.params.program_order_saturated:
             sat, st, p = saturated_phases(layout, est, cur), state.statics, self.params
             share, disjoint = p.program_order_saturated_share, p.program_order_saturated_disjoint

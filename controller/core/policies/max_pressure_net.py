@@ -628,8 +628,16 @@ class NetPressure:
                     lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
                     out.append((new, PhaseWish(policy.via_clearance(new, lay, est, cur, best_l[k], vk))))
                 else:
-                    out.append((new, stay[cur]))
+                    out.append((new, self._stay(k, new, cur, view)))
         return out
+
+    def _stay(self, k: int, state: MaxPressureState, cur: int, view: SignalView) -> PhaseWish:
+        """The wish of junction `k` where no phase's pressure is above the one in force: that phase, or past its
+        minimum green its walker tail (max_pressure.walker_tail), as decide_held wishes."""
+        tails = state.statics.walker_tails
+        if tails and tails[cur] >= 0 and view.green_elapsed_s >= self.min_green_s[k, cur]:
+            return PhaseWish(tails[cur])
+        return self.stay[cur]
 
     def _read(self, states: Sequence[MaxPressureState], views: Sequence[SignalView | None], now_s: float) -> _Tick:
         """The tick's signal views and last states as network arrays; a junction whose state or
