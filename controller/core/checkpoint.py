@@ -5,7 +5,11 @@ What is learnt, and kept:
   in saturated green, and those seconds), keyed by junction id and lane id;
 - per movement, the learnt coupling to a neighbour (LinkState.mapping: which approach of which
   downstream junction its exit feeds, the travel time, the correlation), keyed by junction id and
-  movement id. Only for policies that learn the coupling (CoreState.links is not None).
+  movement id. Only for policies that learn the coupling (CoreState.links is not None);
+- per light with `[harm] follow_program_in_force`, the city's program its do-no-harm replay runs
+  (JunctionState.program), by its id, where it is not the static one: a restart replays it at once,
+  not the static program until the next status names it. Optional: a checkpoint without it (or from
+  before it) restores the static program.
 
 Everything is keyed by ids, never by positions: after an edit of the junction models a restore
 drops only what no longer matches (a junction or lane gone, a movement gone, a coupling whose
@@ -28,7 +32,8 @@ from typing import Any
 
 from controller.core import estimation
 from controller.core.estimation import Coupling, Estimate, Layout
-from controller.core.step import Core, CoreState
+from controller.core.harm import FollowedProgram
+from controller.core.step import Core, CoreState, program_replayed
 
 FORMAT = "tsc-learnt-state"
 VERSION = 1
@@ -54,6 +59,8 @@ def learnt(core: Core, state: CoreState) -> dict[str, Any]:
         junctions[jid] = {
             "lanes": {lane: [float(lanes.sat_pcu[i]), float(lanes.sat_s[i])] for i, lane in enumerate(lay.lanes)}
         }
+        if state.junctions[jid].program.replayed:
+            junctions[jid]["program"] = state.junctions[jid].program.replayed
     links: dict[str, Any] = {}
     if state.links is not None:
         for jid, mapping in state.links.mapping.items():
@@ -89,6 +96,10 @@ def restore(core: Core, state: CoreState, data: Any) -> Restored:
         junctions[jid] = replace(junctions[jid], estimate=est)
         n_lanes += n
         skipped += gone
+        if "program" in saved:
+            program, why = _restore_program(core, jid, saved["program"])
+            junctions[jid] = replace(junctions[jid], program=program)
+            skipped += why
     links, n_couplings, gone = _restore_links(core, state.links, _table(data, "links"))
     skipped += gone
     return Restored(replace(state, junctions=junctions, links=links), tuple(skipped), n_lanes, n_couplings)
@@ -177,6 +188,19 @@ def _restore_links(
                 n += 1
         mapping[jid] = tuple(out)
     return replace(links, mapping=mapping), n, skipped
+
+
+def _restore_program(core: Core, jid: str, name: Any) -> tuple[FollowedProgram, list[str]]:
+    """The program the light's replay runs, from the checkpoint's `program` (its id): it, where the Core follows the
+    light ([harm] follow_program_in_force) and its file gives that program's base greens; else the static one, the
+    program named as skipped."""
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(f"checkpoint: junctions.{jid}.program must be a program id, got {name!r}")
+    if jid not in core.follows:
+        return FollowedProgram(), [f"junction {jid} program {name}: [harm] follow_program_in_force is off"]
+    if program_replayed(core.layouts[jid].junction, name) != name:
+        return FollowedProgram(), [f"junction {jid} program {name}: no such program with base greens in its file"]
+    return FollowedProgram(name), []
 
 
 def _coupling(c: Any, where: str) -> Coupling:

@@ -392,6 +392,16 @@ _evolve = copier(HarmState)
 
 
 @dataclass(frozen=True)
+class FollowedProgram:
+    """[harm] follow_program_in_force, one light: the city's program its replay's fixed side runs ("": the static
+    one). Part of the core's state (step.JunctionState.program, kept by the checkpoint), so that the replay the Core
+    builds for it (step.Core._sync_programs) is the state's: a tick that fails keeps the program with the state, and
+    a restart resumes it without a new status."""
+
+    replayed: str = ""
+
+
+@dataclass(frozen=True)
 class ModeChange:
     """A switch of one junction, for the service's log and the metrics."""
 

@@ -47,6 +47,7 @@ from controller.core.estimation import Estimate, Layout
 from controller.core.feed import make_plan_id
 from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.frozen import copier
+from controller.core.harm import FollowedProgram
 from controller.core.network import NetworkView
 from controller.core.params import CoreConfig
 from controller.core.policies import Policy
@@ -73,6 +74,8 @@ from controller.model import (
     Wish,
 )
 
+_STATIC_PROGRAM = FollowedProgram()  # JunctionState.program's default
+
 
 @dataclass(frozen=True)
 class JunctionState:
@@ -93,6 +96,8 @@ class JunctionState:
     cyclist_seen_s: tuple[float, ...] = ()
     # per crossing of the model (Intersection.crossings), when it was last green: the gate's alone (SignalView)
     crossing_red_since_s: tuple[float, ...] = ()
+    # [harm] follow_program_in_force: the city's program the replay's fixed side runs (Core._follow_programs)
+    program: FollowedProgram = _STATIC_PROGRAM
 
 
 @dataclass(frozen=True)
@@ -240,42 +245,56 @@ class Core:
             jid: harm.replay_program(lay, cfg.harm, self._permitted_ratio) for jid, lay in self.layouts.items()
         }
         on = cfg.harm.follow_program_in_force
-        self._follow = tuple(jid for jid, lay in self.layouts.items() if on and lay.junction.programs)
-        self._replayed: dict[str, str] = dict.fromkeys(self._follow, "")
+        self.follows = tuple(jid for jid, lay in self.layouts.items() if on and lay.junction.programs)
+        self._built = ("",) * len(self.follows)  # the programs `programs` and shadow_net run for `follows`
+        self._program_memo = {(jid, ""): self.programs[jid] for jid in self.follows}  # (junction, program): replay's
+
+    def _sync_programs(self, junctions: Mapping[str, JunctionState]) -> None:
+        """`programs` and the network replay (shadow_net) run, for each light followed, the program its state
+        replays (JunctionState.program): the state's, not the Core's, so a tick that failed after a switch (its
+        state not kept) or a restart (the checkpoint's) is replayed on the program of the state given."""
+        want = tuple(junctions[jid].program.replayed for jid in self.follows)
+        if want == self._built:
+            return
+        for jid, name in zip(self.follows, want, strict=True):
+            key = (jid, name)
+            if key not in self._program_memo:
+                lay = _with_program(self.layouts[jid], name)
+                self._program_memo[key] = harm.replay_program(lay, self.harm, self._permitted_ratio)
+            self.programs[jid] = self._program_memo[key]
+        self._built = want
+        net, programs = self.shadow_net, [self.programs[k] for k in self.layouts]
+        self.shadow_net = netshadow.NetworkProgram.build(programs, net.spill, net.inflow)
+        self._replay_cache = netshadow.ReplayCache()
 
     def _follow_programs(
         self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
     ) -> dict[str, JunctionState]:
         """[harm] follow_program_in_force: where a light's status names another program in force than the one its
-        replay's fixed side runs (_program_replayed), the fixed side runs that one from now (its base greens and
+        replay's fixed side runs (program_replayed), the fixed side runs that one from now (its base greens and
         offset from the junction file's `programs`; the static program's where the file gives none), the
         evidence restarts and a hold on the city's plan ends (harm.program_in_force): the policy is judged again
         against the program in force. No clock: the status says when."""
         changed = {}
-        for jid in self._follow:
-            status = updated[jid].status
-            if status is not None and status.program:
-                target = _program_replayed(self.layouts[jid].junction, status.program)
-                if target != self._replayed[jid]:
-                    changed[jid] = (target, status.program)
+        for jid in self.follows:
+            js = updated[jid]
+            if js.status is not None and js.status.program:
+                target = program_replayed(self.layouts[jid].junction, js.status.program)
+                if target != js.program.replayed:
+                    changed[jid] = (target, js.status.program)
         if not changed:
             return updated
         out = dict(updated)
         for jid, (target, named) in changed.items():
-            self._replayed[jid] = target
-            lay = _with_program(self.layouts[jid], target)
-            self.programs[jid] = harm.replay_program(lay, self.harm, self._permitted_ratio)
-            hs = updated[jid].harm
+            js = _evolve(updated[jid], program=FollowedProgram(target))
+            hs = js.harm
             if hs is not None:
                 new = harm.program_in_force(hs, named, now_s)
                 if new.mode != hs.mode:
                     mode_changes.append(harm.ModeChange(jid, now_s, new.mode, new.reason, hs.gains))
-                out[jid] = _evolve(updated[jid], harm=new)
-        net = self.shadow_net
-        self.shadow_net = netshadow.NetworkProgram.build(
-            [self.programs[k] for k in self.layouts], net.spill, net.inflow
-        )
-        self._replay_cache = netshadow.ReplayCache()
+                js = _evolve(js, harm=new)
+            out[jid] = js
+        self._sync_programs(out)
         return out
 
     def _wire_exits(self, cfg: CoreConfig) -> None:
@@ -945,7 +964,10 @@ class Core:
     ) -> dict[str, harm.HarmState]:
         """Every junction's do-no-harm replay advanced to now_s (harm.observe_all: one pass over
         the network's movements; harm.advance_replays, the replays alone, under a policy that runs
-        the city's own program: no verdict is taken)."""
+        the city's own program: no verdict is taken), on the programs the state's lights follow (_sync_programs:
+        a failed tick's switch is not kept)."""
+        if self.follows:
+            self._sync_programs(state.junctions)
         states = {
             jid: js.harm
             or harm.initial(self.programs[jid], len(self.layouts[jid].junction.movements), state.t_s, self._commanded)
@@ -966,7 +988,7 @@ class Core:
         """`[harm] network_share`: the policy judged for the network (harm.network_verdict), on the
         modes of the last tick; the junctions it switches are recorded. First, with [harm]
         follow_program_in_force, each replay follows the program in force (_follow_programs)."""
-        if self._follow:
+        if self.follows:
             updated = self._follow_programs(updated, now_s, mode_changes)
         if not self.guarded or self.harm.network_share <= 0:
             return updated
@@ -1258,7 +1280,7 @@ def _held_by(by: str) -> str:
     return f"held on the city's plan with {by}, on a short link to it, in fixed mode"
 
 
-def _program_replayed(j: Intersection, named: str) -> str:
+def program_replayed(j: Intersection, named: str) -> str:
     """The program the replay's fixed side runs while the status names `named` in force: it, where the junction
     file gives its base greens (`programs`); else "" (the static program: its own, or one whose stages are not
     the junction's)."""

@@ -23,9 +23,10 @@ def test_the_network_replay_runs_the_program_in_force() -> None:
     assert core.shadow_net.programs[0] is core.programs["J"]
     state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
     night = core.programs["J"]
-    assert core._replayed["J"] == "night" and core.shadow_net.programs[0] is night
-    core.step(state, [], [_status(2.0, "day")], 2.0)  # back to the static program
-    assert core._replayed["J"] == "" and core.shadow_net.programs[0] is core.programs["J"] is not night
+    assert state.junctions["J"].program.replayed == "night" and core.shadow_net.programs[0] is night
+    state, _ = core.step(state, [], [_status(2.0, "day")], 2.0)  # back to the static program
+    assert state.junctions["J"].program.replayed == ""
+    assert core.shadow_net.programs[0] is core.programs["J"] is not night
 
 
 def test_a_status_naming_no_program_keeps_the_one_followed() -> None:
@@ -33,7 +34,7 @@ def test_a_status_naming_no_program_keeps_the_one_followed() -> None:
     state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
     night = core.programs["J"]
     state, result = core.step(state, [], [_status(2.0, "")], 2.0)  # a roadside that does not say
-    assert core._replayed["J"] == "night" and core.programs["J"] is night and not result.mode_changes
+    assert state.junctions["J"].program.replayed == "night" and core.programs["J"] is night and not result.mode_changes
 
 
 def test_a_change_of_program_leaves_no_return_due() -> None:

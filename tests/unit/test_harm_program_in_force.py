@@ -10,7 +10,7 @@ from dataclasses import replace
 from controller.config import Config
 from controller.core.estimation import Layout
 from controller.core.policies import make_policy
-from controller.core.step import Core, _program_replayed, _with_program
+from controller.core.step import Core, _with_program, program_replayed
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
 from tests.junction_fixtures import two_phase_raw
@@ -37,16 +37,16 @@ def test_the_replay_follows_the_program_in_force_and_a_hold_ends_at_the_change()
     core = _core(True)
     static = core.programs["J"]
     state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "day")], 1.0)  # the static program: no change
-    assert core.programs["J"] is static and core._replayed["J"] == ""
+    assert core.programs["J"] is static and state.junctions["J"].program.replayed == ""
     state, _ = core.step(state, [], [_status(2.0, "night")], 2.0)
-    assert core._replayed["J"] == "night" and core.programs["J"] is not static
+    assert state.junctions["J"].program.replayed == "night" and core.programs["J"] is not static
     assert state.junctions["J"].harm.reason == "the city's program 'night' in force"
     held = replace(state.junctions["J"].harm, mode="fixed", reason="worse")  # a hold on the city's plan
     state = replace(state, junctions={"J": replace(state.junctions["J"], harm=held)})
     state, result = core.step(state, [], [_status(3.0, "night")], 3.0)  # the same program: the hold stays
     assert state.junctions["J"].harm.mode == "fixed" and not result.mode_changes
     state, result = core.step(state, [], [_status(4.0, "day")], 4.0)  # back to the static program: it ends
-    assert core._replayed["J"] == "" and state.junctions["J"].harm.mode == "policy"
+    assert state.junctions["J"].program.replayed == "" and state.junctions["J"].harm.mode == "policy"
     assert [(m.mode, m.reason) for m in result.mode_changes] == [("policy", "the city's program 'day' in force")]
 
 
@@ -54,14 +54,14 @@ def test_key_off_nothing_follows():
     core = _core(False)
     static = core.programs["J"]
     state, _ = core.step(core.initial_state(0.0), [], [_status(2.0, "night")], 2.0)
-    assert core.programs["J"] is static and core._follow == () and state.junctions["J"].harm.reason == ""
+    assert core.programs["J"] is static and core.follows == () and state.junctions["J"].harm.reason == ""
 
 
 def test_the_replayed_program_is_the_named_one_only_with_base_greens():
     j = parse_intersection(_raw(base_greens_s=[20.0, 40.0], base_offset_s=7.0), "J.toml")
-    assert [_program_replayed(j, p) for p in ("night", "day", "")] == ["night", "", ""]
+    assert [program_replayed(j, p) for p in ("night", "day", "")] == ["night", "", ""]
     bare = parse_intersection(_raw(), "J.toml")
-    assert _program_replayed(bare, "night") == ""
+    assert program_replayed(bare, "night") == ""
     lay = Layout.build(j, Config())
     assert _with_program(lay, "") is lay
     run = _with_program(lay, "night").junction
