@@ -189,6 +189,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         crossings=tuple(_crossing_walkers(f, n_links, vehicle, phases)),
         programs=_programs(f, len(phases)),
         crossing_links=crossing_links,
+        program_id=f.str("program_id") if f.has("program_id") else "",
     )
     if junction.cycle_min_s > junction.cycle_max_s:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")

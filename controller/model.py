@@ -321,6 +321,9 @@ class Intersection:
     # the junction file's `crossing_links`: pedestrian crossings' links, which show no yellow (SUMO's go from green
     # to red); a change that stops only those and starts nothing is immediate (stops_crossings_only)
     crossing_links: frozenset[int] = frozenset()
+    # the id of the program modelled (SUMO's programID), written where `programs` lists others: a status naming
+    # neither it nor one of `programs` is not the light's ([harm] follow_program_in_force ignores it); "": not given
+    program_id: str = ""
 
     @cached_property
     def red_bounded(self) -> Intersection:

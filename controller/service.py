@@ -452,6 +452,8 @@ class ControllerService:
                 continue
             log.warning("do-no-harm junction=%s mode=%s reason=%s", change.junction, change.mode, change.reason)
             self.ledger.mode_changed(change.junction, change.mode, change.reason, now_s)
+        for jid, what in result.programs:  # [harm] follow_program_in_force: a WAUT's switch, or a name ignored (once)
+            log.warning("do-no-harm junction=%s program: %s", jid, what)
         commands = [c for c in result.commands if c.junction not in self.observed] if self.observed else result.commands
         for cmd in commands:
             self._send(cmd, now_s)

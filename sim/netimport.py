@@ -438,7 +438,8 @@ def _add_program_fields(
     if timeline:  # kept only where the base program does not run it (_drop_timeline_if_base)
         table["program_timeline"] = {"phases": [k for k, _ in timeline], "durations_s": [d for _, d in timeline]}
     _add_crossings(table, crossing_m if t.crossings_max_red else {})
-    if timings:  # the intergreens cover them (controller/junctions.py)
+    if timings:  # the intergreens cover them (controller/junctions.py); the modelled one named beside them
+        table["program_id"] = program.program_id
         table["programs"] = [_program_row(p) for p in timings]
     kept = t.crossing_transitions and not t.ped_min_from_program  # with it, as all-red (crossing_clearance_s)
     if kept:

@@ -227,8 +227,8 @@ class HarmParams:
     # unused (its lanes empty, or blocked at their exits) and is not what limits its crossings. 0: no such gate
     group_trial_min_degree: float = 0.5
     # where a light's status names the city's program in force (a WAUT switches it) and the junction file gives
-    # that program's base greens (`programs`), the replay's fixed side runs it from the status that names it, its
-    # evidence restarts and a hold on the city's plan ends (step.Core._follow_programs). false: the static program
+    # that program's base greens (`programs`), the replay's fixed side runs it once the status has named it for one
+    # cycle of it; the mode and the evidence go on (step.Core._follow_programs). false: the static program
     follow_program_in_force: bool = False
 
     @property
@@ -399,6 +399,9 @@ class FollowedProgram:
     a restart resumes it without a new status."""
 
     replayed: str = ""
+    named: str = ""  # a program other than `replayed` the status names, waiting to be followed (follow_named)
+    named_s: float = 0.0  # since when the status has named it
+    ignored: str = ""  # the last name a status gave that is not the light's (reported once)
 
 
 @dataclass(frozen=True)
@@ -1307,12 +1310,28 @@ def overrun(state: HarmState) -> bool:
     return hidden is not None and bool((hidden > 0).any())
 
 
-def program_in_force(state: HarmState, program: str, now_s: float) -> HarmState:
-    """The city's program in force changed ([harm] follow_program_in_force; the caller's replay program runs it
-    from now): the evidence restarts and a hold on the city's plan ends, the policy in force again and judged
-    against the program in force (a verdict against another program holds nothing). Its relapses are kept."""
-    why = f"the city's program {program!r} in force"
-    return _switch(replace(state, return_due=False, approved=False), "policy", now_s, why)
+def follow_named(
+    followed: FollowedProgram, named: str, target: str | None, wait_s: float, now_s: float
+) -> FollowedProgram:
+    """[harm] follow_program_in_force: the program a light's replay runs once its status names `named` in force at
+    now_s. `target`: what the replay runs for that name (step.program_replayed: the program, or "" for the static
+    one); None for a name that is not the light's (neither its static program nor one of its `programs`): ignored,
+    kept as `ignored` (the caller reports a new one). A program other than the one replayed is followed once the
+    status has named it for wait_s (a cycle of it): a status that alternates names faster moves nothing. Nothing
+    else changes: not the mode (a hold on the city's plan ends by its own rules, through the twin with
+    validate_return), nor the evidence (under the policy its fixed side has run the program in force at each
+    second: the one before, then this one). "" (a roadside that does not say): no change."""
+    if not named:
+        return followed
+    if target is None:
+        return followed if followed.ignored == named else replace(followed, ignored=named)
+    if target == followed.replayed:
+        return replace(followed, named="", named_s=0.0) if followed.named else followed
+    if followed.named != named:
+        followed = replace(followed, named=named, named_s=now_s)
+    if now_s - followed.named_s < wait_s:
+        return followed
+    return FollowedProgram(target, ignored=followed.ignored)
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:

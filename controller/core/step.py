@@ -124,6 +124,9 @@ class TickResult:
     # (junction, reason): its decision raised this tick (the policy's or the gate's); left on its own program
     failed: tuple[tuple[str, str], ...] = ()
     network_failed: str = ""  # why the policy's network pass raised this tick ("": it did not, or has none)
+    # (junction, what): [harm] follow_program_in_force, a program the replay follows from this tick, or a name a
+    # status gave that is not the light's (ignored; once per name in a row)
+    programs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -139,6 +142,7 @@ class _TickLog:
     mode_changes: list[harm.ModeChange] = dataclasses.field(default_factory=list)
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     network_failed: str = ""
+    programs: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # network-wide: never undone
 
     def result(self) -> TickResult:
         return TickResult(
@@ -151,6 +155,7 @@ class _TickLog:
             tuple(self.mode_changes),
             failed=tuple(self.failed),
             network_failed=self.network_failed,
+            programs=tuple(self.programs),
         )
 
     def mark(self) -> tuple[int, ...]:
@@ -257,45 +262,49 @@ class Core:
         if want == self._built:
             return
         for jid, name in zip(self.follows, want, strict=True):
-            key = (jid, name)
-            if key not in self._program_memo:
-                lay = _with_program(self.layouts[jid], name)
-                self._program_memo[key] = harm.replay_program(lay, self.harm, self._permitted_ratio)
-            self.programs[jid] = self._program_memo[key]
+            self.programs[jid] = self._replay_of(jid, name)
         self._built = want
         net, programs = self.shadow_net, [self.programs[k] for k in self.layouts]
         self.shadow_net = netshadow.NetworkProgram.build(programs, net.spill, net.inflow)
         self._replay_cache = netshadow.ReplayCache()
 
     def _follow_programs(
-        self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+        self, updated: dict[str, JunctionState], now_s: float, events: list[tuple[str, str]]
     ) -> dict[str, JunctionState]:
-        """[harm] follow_program_in_force: where a light's status names another program in force than the one its
-        replay's fixed side runs (program_replayed), the fixed side runs that one from now (its base greens and
-        offset from the junction file's `programs`; the static program's where the file gives none), the
-        evidence restarts and a hold on the city's plan ends (harm.program_in_force): the policy is judged again
-        against the program in force. No clock: the status says when."""
-        changed = {}
+        """[harm] follow_program_in_force: each light's replay follows the program its status names in force once
+        named for a cycle of it (harm.follow_named: its base greens and offset from the junction file's `programs`,
+        the static program's where the file gives none or names it); a name that is not the light's is ignored.
+        Neither the mode nor the evidence changes. Each program followed, and each new name ignored, goes to
+        `events`. No clock: the status says what, the tick when."""
+        out = updated
         for jid in self.follows:
             js = updated[jid]
-            if js.status is not None and js.status.program:
-                target = program_replayed(self.layouts[jid].junction, js.status.program)
-                if target != js.program.replayed:
-                    changed[jid] = (target, js.status.program)
-        if not changed:
-            return updated
-        out = dict(updated)
-        for jid, (target, named) in changed.items():
-            js = _evolve(updated[jid], program=FollowedProgram(target))
-            hs = js.harm
-            if hs is not None:
-                new = harm.program_in_force(hs, named, now_s)
-                if new.mode != hs.mode:
-                    mode_changes.append(harm.ModeChange(jid, now_s, new.mode, new.reason, hs.gains))
-                js = _evolve(js, harm=new)
-            out[jid] = js
-        self._sync_programs(out)
+            named = js.status.program if js.status is not None else ""
+            if not named:
+                continue
+            target = program_replayed(self.layouts[jid].junction, named)
+            wait_s = self._replay_of(jid, target).cycle_s if target is not None else 0.0
+            followed = harm.follow_named(js.program, named, target, wait_s, now_s)
+            if followed == js.program:
+                continue
+            if followed.ignored != js.program.ignored:
+                events.append((jid, f"the status names a program {named!r} that is not the light's: ignored"))
+            if followed.replayed != js.program.replayed:
+                since = f"named in force since {js.program.named_s:g} s"
+                events.append((jid, f"the replay follows the city's program {named!r} ({since})"))
+            out = dict(updated) if out is updated else out
+            out[jid] = _evolve(js, program=followed)
+        if out is not updated:
+            self._sync_programs(out)
         return out
+
+    def _replay_of(self, jid: str, name: str) -> shadow.Program:
+        """The replay's program for light `jid` running program `name` ("": the static one), built once."""
+        key = (jid, name)
+        if key not in self._program_memo:
+            lay = _with_program(self.layouts[jid], name)
+            self._program_memo[key] = harm.replay_program(lay, self.harm, self._permitted_ratio)
+        return self._program_memo[key]
 
     def _wire_exits(self, cfg: CoreConfig) -> None:
         """The readings of the exits and the links that _exits_full merges, each built where its
@@ -357,7 +366,7 @@ class Core:
         try:  # network-wide stages before any decision: one raising leaves every junction on its own program
             links, network, advice, advice_t = self._coordinate(state, updated, now_s)
             stage = "do no harm's network guard"
-            updated = self._network_guard(dict(updated), now_s, log.mode_changes)
+            updated = self._network_guard(dict(updated), now_s, log)
             held = self._group_guard(state, updated, now_s, log.mode_changes) if self.groups else {}
             stage = "do no harm's group trial"
             trials, on_plan = self._group_trials(state, updated, now_s, log.mode_changes)
@@ -983,13 +992,14 @@ class Core:
         return dict(zip(self.layouts, out))
 
     def _network_guard(
-        self, updated: dict[str, JunctionState], now_s: float, mode_changes: list[harm.ModeChange]
+        self, updated: dict[str, JunctionState], now_s: float, log: _TickLog
     ) -> dict[str, JunctionState]:
         """`[harm] network_share`: the policy judged for the network (harm.network_verdict), on the
         modes of the last tick; the junctions it switches are recorded. First, with [harm]
         follow_program_in_force, each replay follows the program in force (_follow_programs)."""
         if self.follows:
-            updated = self._follow_programs(updated, now_s, mode_changes)
+            updated = self._follow_programs(updated, now_s, log.programs)
+        mode_changes = log.mode_changes
         if not self.guarded or self.harm.network_share <= 0:
             return updated
         states = {jid: js.harm for jid, js in updated.items() if js.harm is not None}
@@ -1280,11 +1290,16 @@ def _held_by(by: str) -> str:
     return f"held on the city's plan with {by}, on a short link to it, in fixed mode"
 
 
-def program_replayed(j: Intersection, named: str) -> str:
+def program_replayed(j: Intersection, named: str) -> str | None:
     """The program the replay's fixed side runs while the status names `named` in force: it, where the junction
-    file gives its base greens (`programs`); else "" (the static program: its own, or one whose stages are not
-    the junction's)."""
-    return named if any(p.program_id == named and p.greens_s for p in j.programs) else ""
+    file gives its base greens (`programs`); "" (the static program) for the static program's id (`program_id`)
+    or a program whose stages are not the junction's; None for a name that is neither (not the light's: a
+    faulty or spoofed status). A file that names no static program (written before session 66): any name not
+    in `programs` is taken for the static one."""
+    for p in j.programs:
+        if p.program_id == named:
+            return named if p.greens_s else ""
+    return "" if named and (named == j.program_id or not j.program_id) else None
 
 
 def _with_program(lay: Layout, program_id: str) -> Layout:

@@ -11,7 +11,7 @@ import pytest
 from controller.errors import JunctionError
 from controller.junctions import parse_intersection
 from controller.model import SignalStatus
-from tests.unit.test_harm_program_in_force import _core, _raw
+from tests.unit.test_harm_program_in_force import _core, _named, _raw
 
 
 def _status(t_s: float, program: str) -> SignalStatus:
@@ -21,30 +21,31 @@ def _status(t_s: float, program: str) -> SignalStatus:
 def test_the_network_replay_runs_the_program_in_force() -> None:
     core = _core(True)
     assert core.shadow_net.programs[0] is core.programs["J"]
-    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    state = _named(core, core.initial_state(0.0), "night", 1.0, 70)
     night = core.programs["J"]
     assert state.junctions["J"].program.replayed == "night" and core.shadow_net.programs[0] is night
-    state, _ = core.step(state, [], [_status(2.0, "day")], 2.0)  # back to the static program
+    state = _named(core, state, "day", 72.0, 65)  # back to the static program
     assert state.junctions["J"].program.replayed == ""
     assert core.shadow_net.programs[0] is core.programs["J"] is not night
 
 
 def test_a_status_naming_no_program_keeps_the_one_followed() -> None:
     core = _core(True)
-    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    state = _named(core, core.initial_state(0.0), "night", 1.0, 70)
     night = core.programs["J"]
-    state, result = core.step(state, [], [_status(2.0, "")], 2.0)  # a roadside that does not say
-    assert state.junctions["J"].program.replayed == "night" and core.programs["J"] is night and not result.mode_changes
+    state = _named(core, state, "", 72.0, 100)  # a roadside that does not say
+    assert state.junctions["J"].program.replayed == "night" and core.programs["J"] is night
 
 
-def test_a_change_of_program_leaves_no_return_due() -> None:
+def test_a_change_of_program_leaves_a_due_return_to_the_twin() -> None:
     core = _core(True)
     state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "day")], 1.0)
     due = replace(state.junctions["J"].harm, mode="fixed", return_due=True, return_reason="better")
     state = replace(state, junctions={"J": replace(state.junctions["J"], harm=due)})
-    state, _ = core.step(state, [], [_status(2.0, "night")], 2.0)
+    state = _named(core, state, "night", 2.0, 70)
     hs = state.junctions["J"].harm
-    assert hs is not None and hs.mode == "policy" and not hs.return_due
+    assert state.junctions["J"].program.replayed == "night"
+    assert hs is not None and hs.mode == "fixed" and hs.return_due and not hs.approved  # the twin still decides
 
 
 def test_the_loader_refuses_an_infinite_base_green() -> None:

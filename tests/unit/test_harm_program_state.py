@@ -11,11 +11,11 @@ import pytest
 from controller.core import checkpoint, harm
 from controller.core.step import Core
 from tests.unit.test_harm_program_followed import _status
-from tests.unit.test_harm_program_in_force import _core
+from tests.unit.test_harm_program_in_force import _core, _named
 
 
 def _night(core: Core):
-    state, _ = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    state = _named(core, core.initial_state(0.0), "night", 1.0, 70)  # followed after a cycle of it
     assert state.junctions["J"].program.replayed == "night"
     return state
 
@@ -28,9 +28,9 @@ def test_a_restart_mid_program_resumes_the_followed_program_without_a_new_status
     assert data["junctions"]["J"]["program"] == "night"
     after = _core(True)
     static = after.programs["J"]
-    restored = checkpoint.restore(after, after.initial_state(2.0), data)
+    restored = checkpoint.restore(after, after.initial_state(72.0), data)
     assert restored.skipped == () and restored.state.junctions["J"].program.replayed == "night"
-    state, _ = after.step(restored.state, [], [], 3.0)  # no status yet
+    state, _ = after.step(restored.state, [], [], 73.0)  # no status yet
     assert state.junctions["J"].program.replayed == "night"
     assert after.programs["J"] is not static and after.programs["J"].cycle_s == night.cycle_s
     assert after.shadow_net.programs[0] is after.programs["J"]
@@ -43,8 +43,9 @@ def test_a_tick_that_fails_after_the_switch_keeps_the_program_of_its_state(monke
     def fail(*args, **kwargs):
         raise RuntimeError("a stage after the guard")
 
+    state = _named(core, core.initial_state(0.0), "night", 1.0, 69)  # a second short of its cycle
     monkeypatch.setattr(core, "_exits_full", fail)
-    state, result = core.step(core.initial_state(0.0), [], [_status(1.0, "night")], 1.0)
+    state, result = core.step(state, [], [_status(71.0, "night")], 71.0)
     assert result.failed and state.junctions["J"].program.replayed == ""  # the failed tick's state: no switch
     assert core.programs["J"] is not static  # the Core switched before the stage raised
     monkeypatch.undo()
@@ -55,7 +56,7 @@ def test_a_tick_that_fails_after_the_switch_keeps_the_program_of_its_state(monke
         return advance(net, *args, **kwargs)
 
     monkeypatch.setattr(harm, "observe_all", spy)
-    state, _ = core.step(state, [], [], 2.0)
+    state, _ = core.step(state, [], [], 72.0)
     assert replayed == [(static, static)]  # the next tick replays the state's program, not the Core's last
     assert state.junctions["J"].program.replayed == "night"  # then follows the status the state holds again
 

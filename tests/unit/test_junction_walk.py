@@ -87,6 +87,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "clearance_s": {"0>4": 2.0},
         "program_timeline": {"phases": [0, -1, 1, -1, 2, -1, 3, -1], "durations_s": [31, 5, 6, 5, 31, 5, 6, 5]},
         "programs": [{"id": "evening", "yellow_s": 3.0, "all_red_s": 2.0}],
+        "program_id": "day",
     },
     "detectors[]": {"length_m": 1.5, "room_m": 120.0, "room_to_turn_off_pcu": 3.0},
 }

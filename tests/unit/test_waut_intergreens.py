@@ -66,7 +66,8 @@ def test_the_intergreens_cover_the_program_a_waut_switches_to(cross, tmp_path):
     plain = _one(tmp_path / "plain")
     import_network(cross, tmp_path / "w", CFG, additional=[add])
     j = _one(tmp_path / "w")
-    assert (plain.all_red_s, plain.programs) == (0.0, ())
+    assert (plain.all_red_s, plain.programs, plain.program_id) == (0.0, (), "")
+    assert j.program_id == "day"  # the program loaded last, modelled: a status naming it names the static program
     # 'night' runs the model's stages, its spans the loaded program's: its base greens are the model's (session 65)
     greens = tuple(p.base_green_s for p in j.phases)
     assert j.programs == (ProgramTiming("night", 3.0, 2.0, greens, j.base_offset_s),)
@@ -88,7 +89,8 @@ def test_a_waut_whose_other_programs_are_shorter_changes_nothing_but_the_list(cr
     a, w = _one(tmp_path / "a"), _one(tmp_path / "w")
     greens = tuple(p.base_green_s for p in w.phases)
     assert w.programs == (ProgramTiming("0", 3.0, 0.0, greens, w.base_offset_s),)
-    assert a == replace(w, programs=(), source=a.source)
+    assert w.program_id == "day"  # the modelled program named beside the list (session 66), only there
+    assert a == replace(w, programs=(), program_id="", source=a.source)
 
 
 def test_a_program_of_the_waut_that_cannot_be_read_leaves_the_light_on_its_own(cross, tmp_path):
