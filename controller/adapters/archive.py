@@ -89,6 +89,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("plan_seq", pa.int64()),
             ("mode", _DICT),
             ("faults", pa.string()),
+            ("program", _DICT),  # the city's program in force the status names ("": none; since session 66)
         ]
     ),
     "plans": pa.schema(
@@ -179,6 +180,7 @@ def _status_row(st: SignalStatus, recv_s: float, session: int, seq: int) -> dict
         "plan_seq": st.seq,
         "mode": st.mode,
         "faults": ",".join(st.faults),
+        "program": st.program,
     }
 
 
@@ -238,13 +240,24 @@ def read_journal(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
+# columns added to a kind after archives were written, and what a file without one reads: the archive's
+# format grows by whole columns only (no version number), each read back this way
+_ADDED = {("status", "program"): ""}  # session 66: the city's program in force (SignalStatus.program)
+
+
 def _as_schema(table: pa.Table, kind: str) -> pa.Table:
     """A file's table in the kind's schema. Detector files written before a vehicle class was added
-    (`bicycle`, session 49) lack its column: it reads as 0 counts."""
+    (`bicycle`, session 49) lack its column: it reads as 0 counts; a column added later (_ADDED) reads as its
+    value there (status files before session 66: no `program`, "")."""
     schema = SCHEMAS[kind]
     for name in schema.names:
-        if name not in table.column_names and name in VEHICLE_CLASSES:
+        if name in table.column_names:
+            continue
+        if name in VEHICLE_CLASSES:
             table = table.append_column(name, pa.array([0] * table.num_rows, type=schema.field(name).type))
+        elif (kind, name) in _ADDED:
+            filler = pa.array([_ADDED[kind, name]] * table.num_rows, type=pa.string())
+            table = table.append_column(name, filler.cast(schema.field(name).type))
     return table.select(schema.names).cast(schema)
 
 

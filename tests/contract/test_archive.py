@@ -46,10 +46,11 @@ def test_round_trip_of_every_kind(tmp_path: Path) -> None:
     for t in range(10):
         rec.detectors(snap(float(t)), recv_s=t + 0.25)
     rec.status(SignalStatus("J1", 3.0, 1, False, 4.0, "p1", 7, "adaptive", ("stuck",)), recv_s=3.1)
+    rec.status(SignalStatus("J1", 6.0, 0, False, 1.0, "local", 0, "local", (), "evening"), recv_s=6.1)
     cmd = CyclePlan("J1", "p1", 7, (0, 1), (20.0, 30.0), 60.0, 0.0, 5.0, 25.0)
     rec.plan(cmd, b'{"plan": 1}', sent_s=5.0)
     stats = rec.close()
-    assert (stats.received, stats.dropped, stats.write_errors) == (12, 0, 0)
+    assert (stats.received, stats.dropped, stats.write_errors) == (13, 0, 0)
     site = tmp_path / "site"
     assert not list(site.rglob(f"*{JOURNAL_SUFFIX}")), "close compacts every journal"
     det = read_archive(site, "detectors")
@@ -60,8 +61,9 @@ def test_round_trip_of_every_kind(tmp_path: Path) -> None:
     assert det["seq"].to_pylist() == sorted(det["seq"].to_pylist())
     window = read_archive(site, "detectors", 2.0, 5.0)
     assert sorted(set(window["t_s"].to_pylist())) == [2.0, 3.0, 4.0]
-    st = read_archive(site, "status").to_pylist()[0]
-    assert (st["phase"], st["plan_seq"], st["mode"], st["faults"]) == (1, 7, "adaptive", "stuck")
+    st, later = read_archive(site, "status").to_pylist()
+    assert (st["phase"], st["plan_seq"], st["mode"], st["faults"], st["program"]) == (1, 7, "adaptive", "stuck", "")
+    assert (later["t_s"], later["program"]) == (6.0, "evening")  # the city's program in force (session 66)
     plan = read_archive(site, "plans").to_pylist()[0]
     assert (plan["plan_id"], plan["plan_seq"], plan["plan_kind"], plan["payload"]) == ("p1", 7, "cycle", b'{"plan": 1}')
     assert (site / "detectors" / "day=1970-01-01").is_dir()
