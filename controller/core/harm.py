@@ -379,6 +379,10 @@ class HarmState:
     # policy mode: the seconds since the mode began that a failure left the junction on its own
     # program (resume): paused, they count neither as time under the policy nor in the evidence
     paused_s: float = 0.0
+    # fixed mode, [harm] follow_program_in_force: a city's program the replay has followed since the verdict
+    # (program_followed; "": none): the verdict was against another program, so once the hold is over the
+    # return does not wait for a demand shift (_back)
+    program_shift: str = ""
 
     @property
     def gains(self) -> shadow.Gains:
@@ -1219,6 +1223,7 @@ def reject(state: HarmState, reason: str, now_s: float, params: HarmParams) -> H
         return_due=False,
         reason=f"return rejected: {reason}",
         demand_ref_pcu_h=0.0,
+        program_shift="",  # the twin judged the policy under the program in force: a new change is needed
     )
 
 
@@ -1285,13 +1290,17 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     the junction has lost at most timed_returns times in a row; a repeat offender waits for its
     demand (the replay's, measured under the fixed plan) to move by more than demand_shift from
     what it was when the hold ended; with fall_needs_room a fall counts only while no approach is
-    overrun (overrun)."""
+    overrun (overrun), or for a change of the city's program in force since the verdict (program_shift)."""
     if now_s - state.since_s < state.hold_s:
         return None
     if 0 < params.max_losses <= state.relapses:
         return None
     if state.relapses <= params.timed_returns:
         return f"hold of {state.hold_s:.0f} s over"
+    if state.program_shift:
+        return (
+            f"hold of {state.hold_s:.0f} s over, the city's program {state.program_shift!r} in force since the verdict"
+        )
     d0, d = state.demand_ref_pcu_h, state.replay.demand_pcu_h
     if d0 <= 0 or abs(d - d0) <= params.demand_shift * d0:
         return None
@@ -1308,6 +1317,14 @@ def overrun(state: HarmState) -> bool:
     fall of the demand."""
     hidden = state.measured_hidden_pcu
     return hidden is not None and bool((hidden > 0).any())
+
+
+def program_followed(state: HarmState, program: str) -> HarmState:
+    """The replay follows the city's program `program` from now (follow_named). In fixed mode the verdict that
+    holds the light was against another program: once its hold is over, the return does not wait for a demand
+    shift (_back); the hold itself stays, so a status that changes programs ends no hold sooner. In policy
+    mode: unchanged."""
+    return replace(state, program_shift=program) if state.mode == "fixed" else state
 
 
 def follow_named(
@@ -1351,6 +1368,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         plan_settle_s=None,
         paused_s=0.0,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
+        program_shift="",
     )
 
 

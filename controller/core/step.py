@@ -289,11 +289,13 @@ class Core:
                 continue
             if followed.ignored != js.program.ignored:
                 events.append((jid, f"the status names a program {named!r} that is not the light's: ignored"))
+            hs = js.harm
             if followed.replayed != js.program.replayed:
                 since = f"named in force since {js.program.named_s:g} s"
                 events.append((jid, f"the replay follows the city's program {named!r} ({since})"))
+                hs = hs if hs is None else harm.program_followed(hs, named)
             out = dict(updated) if out is updated else out
-            out[jid] = _evolve(js, program=followed)
+            out[jid] = _evolve(js, program=followed, harm=hs)
         if out is not updated:
             self._sync_programs(out)
         return out

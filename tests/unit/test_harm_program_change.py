@@ -28,7 +28,8 @@ def _core(**harm_keys) -> Core:
 
 
 def _held(state: CoreState, **changes) -> CoreState:
-    hs = replace(state.junctions["J"].harm, mode="fixed", reason="worse", since_s=state.t_s, hold_s=600.0, **changes)
+    changes = {"mode": "fixed", "reason": "worse", "since_s": state.t_s, "hold_s": 600.0, **changes}
+    hs = replace(state.junctions["J"].harm, **changes)
     return replace(state, junctions={"J": replace(state.junctions["J"], harm=hs)})
 
 
@@ -104,3 +105,25 @@ def test_follow_named_is_pure() -> None:
     assert harm.follow_named(waiting, "night", "night", 70.0, 74.0) is waiting
     assert harm.follow_named(waiting, "night", "night", 70.0, 75.0) == harm.FollowedProgram("night")
     assert harm.follow_named(waiting, "day", "", 70.0, 75.0) == f  # the one replayed named again: none waits
+
+
+def test_after_its_hold_a_light_held_through_a_change_of_program_returns_without_a_demand_shift() -> None:
+    """A repeat offender (relapses > timed_returns) waits after its hold for its demand to move; held through a
+    change of the city's program, the verdict was against another program: its return is due once the hold is
+    over (r1_waut: schedule held on 'own' at 1,124 s stayed on 'evening' to the end). Not sooner: the hold stays."""
+    core = _core()
+    state = core.step(core.initial_state(0.0), [], [_status(1.0, "day")], 1.0)[0]
+    state = _held(state, relapses=1, hold_s=600.0, demand_ref_pcu_h=500.0)
+    state, changes = _run(core, state, ["night"] * 80, 2.0)
+    hs = state.junctions["J"].harm
+    assert hs.mode == "fixed" and hs.program_shift == "night" and changes == []
+    params = replace(core.harm, demand_shift=10.0)  # the feedless test's demand (0 PCU/h) is no shift of 500
+    assert harm.decide(hs, 500.0, params)[1] is None  # the hold (600 s from 1 s) is not over
+    same = replace(hs, program_shift="")  # no change of program: no demand shift either, it stays
+    assert harm.decide(same, 700.0, params)[1] is None
+    back, why = harm.decide(hs, 700.0, params)
+    assert back.mode == "policy" and why == "hold of 600 s over, the city's program 'night' in force since the verdict"
+    due, why = harm.decide(hs, 700.0, replace(params, validate_return=True))  # through the twin, as any return
+    assert why is None and due.mode == "fixed" and due.return_due
+    assert harm.reject(due, "worse", 700.0, params).program_shift == ""  # the twin judged it under 'night'
+    assert back.program_shift == ""
