@@ -62,8 +62,9 @@ class Detector:
     on that light's approaches, held at its stop line and counted by its loops. `shared_by` (advance
     loops): the loop sits upstream of a split, on a lane that feeds this many lanes of the approach
     (one such row per lane, each with its own id at the same place: sim/loops.py `advance_past_split`);
-    the estimator counts 1 / shared_by of its vehicles, and of the road from it to the stop line,
-    for `lane` (as a lane several movements use is shared between them)."""
+    the estimator counts for `lane` its share of the lanes' departures over their stop-line loops
+    (1 / shared_by while they have counted none, as a lane several movements use is shared), and
+    1 / shared_by of the road from the loop to the stop line."""
 
     id: str
     lane: str

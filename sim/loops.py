@@ -26,7 +26,8 @@ Rules (docs/import.md explains them with figures):
   room for an advance loop and ends at a split (its last lane's one feeder, not at a light, feeds it
   and other lanes of the same edge: one lane that becomes two pockets), the chain goes on upstream
   from the feeder, and the loop sits there as above, counted for each lane the feeder feeds: one row
-  per lane at the same place, `shared_by` the number of them (the estimator takes that share of it).
+  per lane at the same place, `shared_by` the number of them (the estimator splits its count between
+  them: controller/core/estimation.py own_shares).
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
 - the city's loops (e1Detector / inductionLoop in the scenario's additional files; not one that counts

@@ -255,6 +255,10 @@ class _LaneArrays(Protocol):
     @property
     def det_share(self) -> np.ndarray: ...
     @property
+    def det_group(self) -> np.ndarray: ...
+    @property
+    def det_lane(self) -> np.ndarray: ...
+    @property
     def lane_index(self) -> LaneIndex: ...
 
 
@@ -272,14 +276,13 @@ class LaneIndex:
     has_pair: np.ndarray  # (loops,) bool: det_pair >= 0
     pair_at: np.ndarray  # (loops,) max(det_pair, 0)
     positions: np.ndarray  # (lanes,) 0 .. lanes - 1
-    # (loops,) the share of each loop's count that is its lane's (_LaneArrays.det_share); None where every loop's
-    # count is its lane's whole (no advance loop shared by the lanes a split feeds): the readings are taken as read
-    shares: np.ndarray | None
+    # the advance loops shared by the lanes a split feeds (Detector.shared_by); None where there is none: every
+    # loop's count is its lane's whole, and the readings are taken as read
+    shared: SharedLoops | None
 
     @staticmethod
     def of(layout: _LaneArrays) -> LaneIndex:
         stop, adv, pair = layout.lane_stop, layout.lane_adv, layout.det_pair
-        shares = layout.det_share
         return LaneIndex(
             stop >= 0,
             adv >= 0,
@@ -288,8 +291,37 @@ class LaneIndex:
             pair >= 0,
             np.maximum(pair, 0),
             np.arange(len(stop)),
-            shares if bool(np.any(shares != 1.0)) else None,
+            SharedLoops.of(layout) if bool(np.any(layout.det_group >= 0)) else None,
         )
+
+
+@dataclass(frozen=True)
+class SharedLoops:
+    """The rows of advance loops on a split's feeder (Detector.shared_by > 1), each row one lane the split feeds:
+    which loop rows, their lanes, their group (the rows of one loop, at one place), each row's even share (1 /
+    shared_by) and the share of the group's lanes among the rows (present rows / shared_by: a lane the split feeds
+    that is not the junction's keeps its even share out)."""
+
+    rows: np.ndarray  # (k,) loop index
+    lanes: np.ndarray  # (k,) lane index
+    group: np.ndarray  # (k,) 0 .. groups - 1
+    even: np.ndarray  # (k,) 1 / Detector.shared_by
+    present: np.ndarray  # (k,) the group's rows * even
+
+    @staticmethod
+    def of(layout: _LaneArrays) -> SharedLoops:
+        rows = np.flatnonzero(layout.det_group >= 0)
+        group = np.unique(layout.det_group[rows], return_inverse=True)[1].ravel()
+        even = layout.det_share[rows]
+        return SharedLoops(rows, layout.det_lane[rows], group, even, np.bincount(group, even)[group])
+
+    def shares(self, dep_flow_pcu_h: np.ndarray) -> np.ndarray:
+        """(k,) each row's share of its loop's count: its lane's share of the group's departures over the stop line
+        (LaneState.dep_flow_pcu_h, the lanes' own stop-line counts averaged), of what the rows present take; the
+        even share while the group's lanes have counted none."""
+        w = dep_flow_pcu_h[self.lanes]
+        total = np.bincount(self.group, w, int(self.group.max()) + 1)[self.group]
+        return np.where(total > 0.0, self.present * w / np.where(total > 0.0, total, 1.0), self.even)
 
 
 @dataclass(frozen=True)
@@ -336,9 +368,11 @@ class Layout:
     # (lanes,) with [estimation] hidden_room_at_light, the most PCU the hidden queue may hold: lane_adv_room_pcu where
     # the advance loop's own road starts at a signalised node (Detector.room_from_light), inf elsewhere
     lane_hidden_cap_pcu: np.ndarray
-    # (detectors,) the share of the loop's count that is its lane's: 1 / Detector.shared_by (an advance loop on a
-    # split's feeder, counting for each lane it feeds), 1 elsewhere
+    # (detectors,) 1 / Detector.shared_by (an advance loop on a split's feeder, counting for each lane it feeds: its
+    # even share), 1 elsewhere
     det_share: np.ndarray
+    # (detectors,) such a loop's group: the index of its first row (the same at_lane and pos_m); -1 elsewhere
+    det_group: np.ndarray
 
     @cached_property
     def lane_index(self) -> LaneIndex:
@@ -436,6 +470,7 @@ class Layout:
             lane_approach=_lane_approach(junction, lanes),
             lane_hidden_cap_pcu=np.where(det.adv_from_light, adv_room_pcu, np.inf),
             det_share=det.share,
+            det_group=det.group,
         )
 
 
@@ -559,6 +594,7 @@ class _DetectorIndex:
     adv_at_entry: np.ndarray  # (lanes,) bool: the advance loop sits on a network entry lane (Detector.at_entry)
     adv_from_light: np.ndarray  # (lanes,) bool: its own road starts at a light (Detector.room_from_light)
     share: np.ndarray  # (detectors,) 1 / Detector.shared_by
+    group: np.ndarray  # (detectors,) a shared loop's first row (same at_lane, pos_m), -1 for a loop not shared
     lane_adv_share: np.ndarray  # (lanes,) the share of the lane's advance loop (1 without one)
 
     @staticmethod
@@ -570,6 +606,10 @@ class _DetectorIndex:
         stop_dist, adv_dist, adv_room = np.zeros(n_l), np.zeros(n_l), np.zeros(n_l)
         adv_entry, adv_light = np.zeros(n_l, dtype=bool), np.zeros(n_l, dtype=bool)
         det_share, adv_share = np.array([1.0 / d.shared_by for d in dets]), np.ones(n_l)
+        firsts: dict[tuple[str, float], int] = {}
+        group = np.array(
+            [firsts.setdefault((d.at_lane, d.pos_m), i) if d.shared_by > 1 else -1 for i, d in enumerate(dets)]
+        )
         for i, d in enumerate(dets):
             li = lane_idx[d.lane]
             if d.kind == "stop":
@@ -593,6 +633,7 @@ class _DetectorIndex:
             adv_entry,
             adv_light,
             det_share,
+            group.astype(int),
             adv_share,
         )
 
@@ -821,7 +862,7 @@ def update(layout: Layout, est: Estimate, snap: Snapshot, green_phase: int | Non
             est, t_s=snap.t_s, last_feed_t_s=snap.t_s, blind=np.ones(len(layout.junction.movements), dtype=bool)
         )
     dt = snap.period_s
-    r = own_shares(layout.lane_index, _read(layout, snap, est.crossed_by_class))
+    r = own_shares(layout.lane_index, _read(layout, snap, est.crossed_by_class), est.lanes.dep_flow_pcu_h)
     n_d = len(r.veh)
     health, usable = _health(layout, est.health, r, dt, (float(r.veh.sum()) - r.veh) / max(n_d - 1, 1))
     no_lane = np.zeros(len(layout.lanes), dtype=bool)
@@ -944,13 +985,18 @@ def _read(layout: Layout, snap: Snapshot, crossed_before: tuple[tuple[str, int],
     return _Readings(pcu, veh, occ, spd, seen, crossed)
 
 
-def own_shares(ix: LaneIndex, r: _Readings) -> _Readings:
-    """The readings with each loop's counts cut to its lane's share (LaneIndex.shares): an advance loop on a
-    split's feeder counts the vehicles of every lane the split feeds, each lane taking 1 / Detector.shared_by of
-    them, so that the approach's lanes together count each vehicle once. The readings themselves without one."""
-    if ix.shares is None:
+def own_shares(ix: LaneIndex, r: _Readings, dep_flow_pcu_h: np.ndarray) -> _Readings:
+    """The readings with each shared loop's counts cut to its lane's share (SharedLoops.shares, from the lanes'
+    departures `dep_flow_pcu_h`): an advance loop on a split's feeder counts the vehicles of every lane the split
+    feeds, so that the lanes together count each vehicle once. The readings themselves where no loop is shared."""
+    sh = ix.shared
+    if sh is None:
         return r
-    return replace(r, pcu=r.pcu * ix.shares, veh=r.veh * ix.shares)
+    pcu, veh = r.pcu.copy(), r.veh.copy()
+    share = sh.shares(dep_flow_pcu_h)
+    pcu[sh.rows] *= share
+    veh[sh.rows] *= share
+    return replace(r, pcu=pcu, veh=veh)
 
 
 def _health(

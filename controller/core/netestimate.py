@@ -97,6 +97,8 @@ class NetworkLayout:
     lane_approach: np.ndarray  # (lanes,) each junction's Layout.lane_approach, numbered on over the network
     lane_hidden_cap_pcu: np.ndarray  # (lanes,) each junction's Layout.lane_hidden_cap_pcu
     det_share: np.ndarray  # (loops,) each junction's Layout.det_share
+    det_group: np.ndarray  # (loops,) each junction's Layout.det_group, network-wide
+    det_lane: np.ndarray  # (loops,) each junction's Layout.det_lane, network-wide
     green_table: np.ndarray  # flat: per junction its (phases + 1, lanes) lane_green, last row all red
     protected_table: np.ndarray  # idem for lane_protected
     table_start: np.ndarray  # (junctions,) where each junction's rows start in the tables
@@ -148,6 +150,8 @@ class NetworkLayout:
             lane_approach=_approaches(lays),
             lane_hidden_cap_pcu=np.concatenate([lay.lane_hidden_cap_pcu for lay in lays]),
             det_share=np.concatenate([lay.det_share for lay in lays]),
+            det_group=shifted([lay.det_group for lay in lays], det_start),
+            det_lane=shifted([lay.det_lane for lay in lays], lane_start),
             green_table=np.concatenate([g.ravel() for g in ext_green]),
             protected_table=np.concatenate([g.ravel() for g in ext_prot]),
             table_start=np.concatenate(([0], np.cumsum(sizes)[:-1])),
@@ -284,7 +288,7 @@ def update_all(
     `cache`: a memo of the network arrays the last call cut the junctions' lanes and loops from."""
     ests = [estimates[j] for j in net.jids]
     L, h = _network_state(ests, cache)
-    readings = own_shares(net.lane_index, _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None))
+    readings = own_shares(net.lane_index, _Readings(r.pcu, r.veh, r.occ, r.spd, r.seen, None), L.dep_flow_pcu_h)
     totals = np.add.reduceat(readings.veh, net.det_start[:-1])
     health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - readings.veh) / net.det_others)
     rows = net.lane_rows([green_phases.get(j) for j in net.jids])

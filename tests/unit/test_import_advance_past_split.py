@@ -107,12 +107,19 @@ def test_the_storage_of_the_shared_road_is_split_between_the_lanes(imported):
     assert left.storage_pcu == pytest.approx(DET.advance_dist_m / 2 / DET.vehicle_spacing_m, abs=0.01)
 
 
-def _red_counts(j: Intersection, seconds: int, per_s: int) -> list[Snapshot]:
+def _red_counts(j: Intersection, seconds: int, per_s: int, t0: int = 0) -> list[Snapshot]:
     """`per_s` cars a second over the shared loop (its two rows read the same loop), nothing over the stop lines."""
     adv = _loops(j, "advance")
     shared = (adv["PC_0"].id, adv["PC_1"].id)
     others = [d.id for d in j.detectors if d.id not in shared]
     rows = tuple(reading(d, {"car": per_s}) for d in shared) + tuple(reading(d) for d in others)
+    return [Snapshot(j.id, float(t0 + t), 1.0, rows) for t in range(1, seconds + 1)]
+
+
+def _discharges(j: Intersection, seconds: int, per_lane: dict[str, int]) -> list[Snapshot]:
+    """Cars a second over the pockets' stop-line loops (`per_lane`), nothing over any other loop."""
+    stop = {d.id: per_lane.get(d.lane, 0) for d in j.detectors if d.kind == "stop"}
+    rows = tuple(reading(d.id, {"car": stop[d.id]} if stop.get(d.id) else {}) for d in j.detectors)
     return [Snapshot(j.id, float(t), 1.0, rows) for t in range(1, seconds + 1)]
 
 
@@ -125,7 +132,22 @@ def test_the_estimator_counts_a_shared_loop_once_over_the_lanes_it_feeds(importe
     q = {lane: float(est.lanes.queue_pcu[lay.lanes.index(lane)]) for lane in POCKETS}
     assert sum(q.values()) == pytest.approx(10.0)  # not 20: each car counted once, half on each lane
     assert q["PC_0"] == pytest.approx(q["PC_1"])
-    assert np.all(lay.det_share[[lay.det_index[d.id] for d in j.detectors if d.lane not in POCKETS]] == 1.0)
+    assert np.all(lay.det_group[[lay.det_index[d.id] for d in j.detectors if d.lane not in POCKETS]] == -1)
+
+
+def test_the_shared_count_splits_as_the_lanes_discharge(imported):
+    """Once the pockets' own stop-line loops have counted 2 cars to 1, the shared loop's count splits 2 to 1 (their
+    departures' averages, LaneState.dep_flow_pcu_h); the even split stands only while they have counted none."""
+    j = imported["on"]
+    lay = Layout.build(j, Config())
+    est = estimation.Estimate.empty(lay, 0.0)
+    for s in _discharges(j, 5, {"PC_0": 2, "PC_1": 1}):
+        est = estimation.update(lay, est, s, None)
+    before = est.lanes.queue_pcu.copy()
+    for s in _red_counts(j, 3, 2, t0=5):  # 6 cars, under either pocket's storage (5.28 PCU)
+        est = estimation.update(lay, est, s, None)
+    grew = {lane: float(est.lanes.queue_pcu[i] - before[i]) for i, lane in enumerate(lay.lanes) if lane in POCKETS}
+    assert grew["PC_0"] == pytest.approx(4.0) and grew["PC_1"] == pytest.approx(2.0)  # each car once, 2 to 1
 
 
 def test_the_network_fold_reads_a_shared_loop_as_the_junction_does(imported):
@@ -134,7 +156,7 @@ def test_the_network_fold_reads_a_shared_loop_as_the_junction_does(imported):
     net = netestimate.NetworkLayout.build(layouts)
     ref = {j.id: estimation.Estimate.empty(layouts[j.id], 0.0)}
     got = dict(ref)
-    for s in _red_counts(j, 5, 2):
+    for s in _red_counts(j, 5, 2) + _discharges(j, 3, {"PC_0": 2, "PC_1": 1}) + _red_counts(j, 5, 2, t0=8):
         got = fold_both_ways(net, layouts, ref, got, {j.id: [s]}, {j.id: None})
 
 
