@@ -429,8 +429,7 @@ class Layout:
         # a loop on a split's feeder: the road from it (and past it) holds the queues of every lane the split feeds
         own_m = zone_m * det.lane_adv_share
         storage = np.where(zone_m > 0, np.maximum(own_m / spacing_m, 1.0), _spread_storage(mov_storage, share))
-        room_m = det.adv_room_m * det.lane_adv_share
-        adv_room_pcu = np.where(det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, room_m / spacing_m), 0.0)
+        adv_room_pcu = np.where(det.lane_adv >= 0, np.where(det.adv_at_entry, np.inf, det.adv_room_m / spacing_m), 0.0)
         # Per-lane saturation prior: the movement's per-lane-equivalent rate, averaged over the
         # movements sharing the lane.
         mov_sat = np.array([m.sat_flow_pcu_h for m in movements])
@@ -589,7 +588,7 @@ class _DetectorIndex:
     stop_dist_m: np.ndarray  # (lanes,) distance of the stop-line loop to the stop line
     adv_dist_m: np.ndarray  # (lanes,) distance of the advance loop to the stop line
     # (lanes,) the road upstream of the advance loop that carries only the approach's traffic (Detector.room_m:
-    # back to the first node where other streams merge or cross; its position on its lane without it)
+    # back to the first node where other streams merge or cross; its position on its lane without it), / shared_by
     adv_room_m: np.ndarray
     adv_at_entry: np.ndarray  # (lanes,) bool: the advance loop sits on a network entry lane (Detector.at_entry)
     adv_from_light: np.ndarray  # (lanes,) bool: its own road starts at a light (Detector.room_from_light)
@@ -616,7 +615,7 @@ class _DetectorIndex:
                 lane_stop[li], stop_dist[li] = i, d.dist_to_stop_m
             else:
                 lane_adv[li], adv_dist[li] = i, d.dist_to_stop_m
-                adv_room[li] = max(d.pos_m if d.room_m is None else d.room_m, 0.0)
+                adv_room[li] = max(d.pos_m if d.room_m is None else d.room_m, 0.0) / d.shared_by  # shared as storage
                 adv_entry[li] = d.at_entry
                 adv_light[li] = d.room_from_light and not d.at_entry
                 adv_share[li] = det_share[i]
