@@ -66,6 +66,7 @@ class _Lanes:
         self.lane_stop = self.lane_adv = np.arange(len(zone_m))
         self.det_pair = np.full(len(zone_m), -1)
         self.det_share = np.ones(len(zone_m))  # no loop shared by a split's lanes
+        self.det_group = np.full(len(zone_m), -1)  # (the rows of such a loop; none here)
         self.lane_index = LaneIndex.of(self)  # type: ignore[arg-type]
 
 
