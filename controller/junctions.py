@@ -183,6 +183,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         source=path,
         clearance_s=_clearances(f, n_links),
         crossing_clearance_s=_crossing_clearances(f, n_links, vehicle),
+        pair_intergreen_s=_pair_intergreens(f, n_links),
         program_timeline=_timeline(f, len(phases)),
         transitions=_transitions(f, phases, n_links, f.num("yellow_s"), crossing_links),
         actuated=f.bool("actuated", False),
@@ -195,6 +196,7 @@ def _parse(raw: dict[str, Any], path: str) -> tuple[Intersection, _Fields]:
         raise JunctionError(path, "cycle_min_s", f"{junction.cycle_min_s} > cycle_max_s {junction.cycle_max_s}")
     _check_consistency(junction, path)
     _check_programs(junction, path)
+    _check_pair_intergreens(junction, path)
     f.check_known()
     return junction, f
 
@@ -219,6 +221,58 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
             raise JunctionError(f.path, name, why)
         out.append((int(i), int(k), float(value)))
     return tuple(sorted(out))
+
+
+def _pair_intergreens(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
+    """The optional `pair_intergreen_s` table: "i>k" = the seconds the city's program keeps from the end of link
+    i's green to the start of a conflicting link k's, where longer than the change would otherwise run (docs/import.md
+    rule 5): two links in 0..n_links - 1, seconds finite and >= 0."""
+    table = f.get("pair_intergreen_s", {})
+    if not isinstance(table, dict):
+        raise JunctionError(f.path, "pair_intergreen_s", f'must be a table of "i>k" = seconds, got {table!r}')
+    out = []
+    for key, value in table.items():
+        name = f"pair_intergreen_s.{key}"
+        i, sep, k = str(key).partition(">")
+        digits = sep and i.isascii() and k.isascii() and i.isdecimal() and k.isdecimal()
+        if not (digits and int(i) < n_links and int(k) < n_links and int(i) != int(k)):
+            raise JunctionError(f.path, name, f"must name two links i>k in 0..{n_links - 1}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise JunctionError(f.path, name, f"must be a finite number >= 0, got {value!r}")
+        out.append((int(i), int(k), float(value)))
+    return tuple(sorted(out))
+
+
+def _check_pair_intergreens(j: Intersection, path: str) -> None:
+    """Every change between two phases keeps each listed pair's intergreen (`pair_intergreen_s`): from the end of
+    the stopped link's green to the start of the started one's, at least the pair's seconds. The derived change
+    does (derived_intergreen_s reads them); a program transition is read state by state (_transition_gap_s) and
+    named when short (import-net then writes the derived changes)."""
+    n = len(j.phases)
+    greens = [p.green_links() for p in j.phases]
+    for i, k, need_s in j.pair_intergreen_s:
+        for a, b in ((a, b) for a in range(n) for b in range(n) if i in greens[a] - greens[b]):
+            if k not in greens[b] - greens[a]:
+                continue
+            tr = j.transition(a, b)
+            have_s = j.intergreen_s(a, b) if tr is None else _transition_gap_s(tr, i, k)
+            if have_s < need_s - 1e-9:
+                field = f"pair_intergreen_s.{i}>{k}" if tr is None else f"transitions[{j.transitions.index(tr)}]"
+                why = f"the change {a} -> {b} starts link {k} {have_s:g} s after link {i}'s green, needs {need_s:g} s"
+                raise JunctionError(path, field, why)
+
+
+def _transition_gap_s(tr: Transition, i: int, k: int) -> float:
+    """In a program transition, the seconds from the end of link i's green (its last state showing it green) to the
+    start of link k's (its first such state; the transition's end where none)."""
+    t, end_s, start_s = 0.0, 0.0, None
+    for state, d in zip(tr.states, tr.durations_s):
+        if start_s is None and state[k] in GREEN:
+            start_s = t
+        t += d
+        if state[i] in GREEN:
+            end_s = t
+    return (tr.total_s if start_s is None else start_s) - end_s
 
 
 def _programs(f: _Fields, n_phases: int) -> tuple[ProgramTiming, ...]:

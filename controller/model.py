@@ -180,7 +180,7 @@ def derived_intergreen_s(
     yellow_s: float,
     all_red_s: float,
     clearance_s: Mapping[tuple[int, int], float] | None = None,
-    crossing_s: Mapping[tuple[int, int], float] | None = None,
+    held_s: Mapping[tuple[int, int], float] | None = None,
 ) -> tuple[float, float]:
     """(intergreen_s, all_red_s) between two green link sets: yellow for any link that goes from
     green to red, then all-red when a link that was red turns green; 0 when no link loses its
@@ -191,18 +191,19 @@ def derived_intergreen_s(
     all-red is the longest such time less the yellow over the links stopped and started, and a
     pair not listed needs yellow_s + all_red_s (the junction's longest).
 
-    crossing_s: per ordered pair (pedestrian crossing i, link j never green with it), the crossing's
-    clearance where the program keeps it longer than yellow_s + all_red_s (crossing_pairs_s); a change
-    that stops i and starts j runs at least that, the rest of it as all-red."""
+    held_s: per ordered pair of links (i, j), a time from the end of i's green to the start of j's that the
+    program keeps longer than yellow_s + all_red_s: a pedestrian crossing's clearance (crossing_pairs_s) and the
+    intergreen of two conflicting vehicle links (Intersection.pair_intergreen_s, docs/import.md rule 5); a change
+    that stops i and starts j runs at least the longest of them, the rest after the yellow as all-red."""
     stopped, started = from_green - to_green, to_green - from_green
     all_red = all_red_s if started else 0.0
     if clearance_s and stopped and started:
         whole_s = yellow_s + all_red_s
         need_s = max(clearance_s.get((i, k), whole_s) for i in stopped for k in started)
         all_red = min(all_red_s, max(0.0, need_s - yellow_s))
-    if crossing_s and stopped and started:
-        held_s = max(crossing_s.get((i, k), 0.0) for i in stopped for k in started)
-        all_red = max(all_red, held_s - yellow_s)
+    if held_s and stopped and started:
+        longest_s = max(held_s.get((i, k), 0.0) for i in stopped for k in started)
+        all_red = max(all_red, longest_s - yellow_s)
     return (yellow_s + all_red if stopped else 0.0, all_red)
 
 
@@ -304,6 +305,10 @@ class Intersection:
     # link, seconds from the end of its green to the next start of a link it is never green with); see
     # crossing_pairs_s
     crossing_clearance_s: tuple[tuple[int, float], ...] = ()
+    # the program's intergreen of a pair of conflicting vehicle links where longer than yellow_s + all_red_s (or
+    # than clearance_s's): (link stopped, link started, seconds from the end of the first's green to the start of
+    # the second's); a change that stops the first and starts the second runs at least that (derived_intergreen_s)
+    pair_intergreen_s: tuple[tuple[int, int, float], ...] = ()
     # the city's program as the roadside reports it, from base_offset_s: (phase index or -1 in a
     # transition, seconds) per segment; () where the base program runs it already (sim/netprogram.py
     # roadside_timeline). The do-no-harm replay's fixed side runs it with [harm] program_timeline
@@ -397,11 +402,12 @@ class Intersection:
 
     @cached_property
     def clearance_pairs(self) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
-        """`clearance_s` and `crossing_clearance_s` by pair of links, as derived_intergreen_s reads them."""
-        return (
-            {(i, k): s for i, k, s in self.clearance_s},
-            crossing_pairs_s([p.green_links() for p in self.phases], self.crossing_clearance_s),
-        )
+        """`clearance_s`, and `crossing_clearance_s` with `pair_intergreen_s`, by pair of links, as
+        derived_intergreen_s reads them (its `clearance_s` and `held_s`)."""
+        held = crossing_pairs_s([p.green_links() for p in self.phases], self.crossing_clearance_s)
+        for i, k, s in self.pair_intergreen_s:
+            held[(i, k)] = max(s, held.get((i, k), 0.0))
+        return ({(i, k): s for i, k, s in self.clearance_s}, held)
 
     @cached_property
     def _transition_of(self) -> dict[tuple[int, int], Transition]:

@@ -29,6 +29,7 @@ programs).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import product
 from pathlib import Path
@@ -247,6 +248,9 @@ def _table_of(
     detectors, storage_m = netdetectors.junction_loops(net, tl.getID(), lanes, src)
     yellow_s, all_red_s, timings = _covering_programs(tl, plan, t, timings, others)
     plan = _with_crossing_clearances(plan, program, conns, t, yellow_s + all_red_s)
+    if t.pair_intergreens:  # each conflicting pair's intergreen in the city's programs (docs/import.md rule 5)
+        programs = [program.phases, *others.phases_of(tl.getID())]
+        plan = _with_pair_intergreens(plan, tl, programs, conns, (yellow_s, all_red_s, t.min_green_s))
     # the program's clearances and transitions change intergreens and base greens, not minimum greens
     floors = netprogram.aligned_greens_s(replace(plan, clearance_s=(), transitions=()), yellow_s, all_red_s)
     city_s = _crossing_greens_s(program, conns.crossing_m) if t.ped_min_from_program else None
@@ -380,6 +384,59 @@ def _crossing_greens_s(program: netprogram.Program, crossing_m: dict[int, float]
     return {i: g for i, g in greens.items() if g is not None}
 
 
+def _with_pair_intergreens(
+    plan: netprogram.StagePlan,
+    tl: sumolib.net.TLS,
+    programs: list[tuple[netprogram.ProgramPhase, ...]],
+    conns: netmovements.Connections,
+    timing: tuple[float, float, float],
+) -> netprogram.StagePlan:
+    """The plan with its pairs of conflicting vehicle links whose intergreen in the city's programs (the longest
+    over the light's programs, netprogram.pair_intergreens_s; SUMO's foes the conflict) is longer than the change
+    the model would run without it (the junction's yellow_s + all_red_s, or the plan's clearance_s where it lists
+    the pair): every change that stops the first and starts the second keeps it (docs/import.md rule 5). `timing`:
+    the junction's yellow_s and all_red_s, and the configured minimum green (the longest staggered start read as
+    part of a change)."""
+    yellow_s, all_red_s, lead_max_s = timing
+    vehicle = {c.link for c in conns.vehicle}
+    conflict = _foes(tl, vehicle)
+    longest: dict[tuple[int, int], float] = {}
+    for phases in programs:
+        for pair, s in netprogram.pair_intergreens_s(phases, conflict, yellow_s, lead_max_s).items():
+            longest[pair] = max(s, longest.get(pair, 0.0))
+    short = {(i, k): s for i, k, s in plan.clearance_s}
+    whole_s = yellow_s + all_red_s
+    keep = tuple((i, k, s) for (i, k), s in sorted(longest.items()) if s > short.get((i, k), whole_s) + 1e-9)
+    return replace(plan, pair_intergreen_s=keep)
+
+
+def _foes(tl: sumolib.net.TLS, links: set[int]) -> Callable[[int, int], bool]:
+    """Whether two of the light's `links` (signal link indices) conflict: some connection of one and some of the
+    other cross or merge at the same node (SUMO's foes in the network's right-of-way requests)."""
+    at: dict[int, list[tuple[sumolib.net.node.Node, int]]] = {}
+    for in_lane, out_lane, link in tl.getConnections():
+        if link not in links:
+            continue
+        for c in in_lane.getOutgoing():
+            if c.getToLane() is out_lane and c.getTLLinkIndex() == link:
+                at.setdefault(link, []).append((c.getJunction(), c.getJunctionIndex()))
+
+    def conflict(i: int, k: int) -> bool:
+        return any(
+            n is m and x >= 0 and y >= 0 and (_foe(n, x, y) or _foe(n, y, x))
+            for n, x in at.get(i, [])
+            for m, y in at.get(k, [])
+        )
+
+    return conflict
+
+
+def _foe(node: sumolib.net.node.Node, x: int, y: int) -> bool:
+    """Request x of the node lists y among its foes (a node without requests read: none)."""
+    foes = node._foes.get(x, "")  # sumolib keeps them unexposed; areFoes fails on a missing row
+    return len(foes) > y and foes[len(foes) - y - 1] == "1"
+
+
 def _stage_plan(
     tl: sumolib.net.TLS, program: netprogram.Program, cfg: Config, others: OtherPrograms, merge_staggered: bool = False
 ) -> tuple[netprogram.StagePlan, int, tuple[ProgramTiming, ...]]:
@@ -421,6 +478,8 @@ def _add_program_fields(
         table["clearance_s"] = {f"{i}>{j}": s for i, j, s in plan.clearance_s}
     if plan.crossing_clearance_s:  # a crossing's clearance where longer than the uniform intergreen (rule 7)
         table["crossing_clearance_s"] = {str(i): s for i, s in plan.crossing_clearance_s}
+    if plan.pair_intergreen_s:  # conflicting vehicle links the program keeps apart longer (rule 5)
+        table["pair_intergreen_s"] = {f"{i}>{k}": s for i, k, s in plan.pair_intergreen_s}
     stopped = {i for a, b, _ in plan.transitions for i in crossings if _stops(plan, a, b, i)}
     if stopped:  # a crossing shows no yellow: the loader reads the red after its green as its clearance
         table["crossing_links"] = sorted(stopped)

@@ -110,6 +110,9 @@ class StagePlan:
     # (i, s): a pedestrian crossing i's clearance where longer than yellow_s + all_red_s (crossing_clearances_s;
     # set by the importer, which knows the crossings)
     crossing_clearance_s: tuple[tuple[int, float], ...] = ()
+    # (i, k, s): the program's intergreen of two conflicting vehicle links where longer than the change would run
+    # without it (sim/netimport.py _with_pair_intergreens; pair_intergreens_s)
+    pair_intergreen_s: tuple[tuple[int, int, float], ...] = ()
     # the program's own transitions (program_transitions): (from stage, to stage, its phases)
     transitions: tuple[tuple[int, int, tuple[ProgramPhase, ...]], ...] = ()
     # per stage (index order): from its first green to the next stage's green after it
@@ -812,6 +815,73 @@ def _model_gap_s(phases: list[ProgramPhase], k: int, link: int, gap_s: float, ye
     return gap_s - own_yellow_s + yellow_s
 
 
+def direct_gaps_s(
+    phases: list[ProgramPhase],
+    stages: Collection[frozenset[int]],
+    yellow_s: float | None = None,
+    conflict: Callable[[int, int], bool] | None = None,
+) -> dict[tuple[int, int], float]:
+    """Per ordered pair of links the program never shows green together, the shortest time from the end of the
+    first's green to the start of the second's where no phase showing one of `stages` (green link sets) lies
+    between (the program's intergreen of that pair; pairs it never runs directly are left out). `yellow_s`: the
+    junction's, read as _model_gap_s reads a shorter own yellow (None: the program's time as it is). `conflict`:
+    only pairs it names, and only where the second starts after the last green of a link it names with the
+    second (pair_intergreens_s)."""
+    n = len(phases)
+    green = [_greens_of(p.state) for p in phases]
+    stage = [not any(c in "yYu" for c in p.state) and g in stages for p, g in zip(phases, green)]
+    together = {(a, b) for g in green for a in g for b in g}
+    out: dict[tuple[int, int], float] = {}
+    for k in range(n):
+        for i in green[k - 1] - green[k]:  # phase k is the first without i's green
+            t, since = 0.0, frozenset[int]()
+            for step in range(n):
+                at = (k + step) % n
+                if i in green[at]:
+                    break  # i green again: what follows is not this change
+                starts = green[at] - green[at - 1]
+                for b in starts:
+                    if (i, b) in together or (conflict and not _last_foe(conflict, i, b, since - green[at], starts)):
+                        continue
+                    out[(i, b)] = min(_model_gap_s(phases, k, i, t, yellow_s), out.get((i, b), math.inf))
+                if stage[at]:
+                    break  # the model's next stage: the change ends here
+                t, since = t + phases[at].duration_s, since | green[at]
+    return out
+
+
+def _last_foe(
+    conflict: Callable[[int, int], bool], i: int, b: int, held: frozenset[int], starts: frozenset[int]
+) -> bool:
+    """i and b conflict, and no link green after i's end that ended before b's start (`held`) conflicts with b or
+    with a link starting with it (`starts`): else that link held their start, and i's longer time is an early
+    cut-off, the plan's structure (pair_intergreens_s)."""
+    return conflict(i, b) and not any(conflict(j, s) for j in held for s in starts)
+
+
+def pair_intergreens_s(
+    phases: tuple[ProgramPhase, ...], conflict: Callable[[int, int], bool], yellow_s: float, lead_max_s: float
+) -> dict[tuple[int, int], float]:
+    """The program's intergreen per pair of conflicting links (docs/import.md rule 5): for each ordered pair (i, k)
+    that `conflict` names (SUMO's foes) and the program never shows green together, the shortest time it keeps
+    from the end of i's green to the start of k's where it goes from one to the other directly: no stage between
+    (a staggered start, staggered_starts, no longer than `lead_max_s`, the configured minimum green, is part of
+    the change into the green it leads to; a longer one is a green of its own, which the model's stage runs at
+    its minimum green, and the time across it the plan's order), and no link still green after i's end that
+    conflicts with k or with a link starting with k (then their start waited for that link, and i's longer
+    time is an early cut-off, the plan's structure; that link's pairs count). A phase green only on links green
+    throughout (a free right turn) is red for the others, no stage (Bologna pasubio 218's 7 s before its next
+    green). Read with the junction's `yellow_s` as link_clearances_s reads it (_model_gap_s)."""
+    merged = merge_runs(phases)
+    greens = [_greens_of(p.state) for p in merged]
+    free = frozenset.intersection(*greens) if greens else frozenset()  # green throughout: a phase of them alone is red
+    long_s = {g for g, p in zip(greens, merged) if p.duration_s > lead_max_s + 1e-9}
+    stages = {g for g, p in zip(greens, merged) if is_stage(p.state) and g - free}
+    stages -= staggered_starts(merged) - long_s
+    gaps = direct_gaps_s(merged, stages, yellow_s, conflict)
+    return {(i, k): round(s, 3) for (i, k), s in sorted(gaps.items())}
+
+
 _Occurrence = tuple[int, list[ProgramPhase], list[ProgramPhase]]  # (stage, its green's phases, the phases after)
 
 
@@ -933,6 +1003,8 @@ def aligned_greens_s(
     n = len(greens)
     clearances = {(i, j): s for i, j, s in plan.clearance_s}
     walkers = crossing_pairs_s(greens, plan.crossing_clearance_s)
+    for i, k, s in plan.pair_intergreen_s:  # as Intersection.clearance_pairs reads them
+        walkers[(i, k)] = max(s, walkers.get((i, k), 0.0))
     own = {(a, b): sum(p.duration_s for p in run) for a, b, run in plan.transitions}
     spans = plan.spans_s
     if own and len(plan.segments_s) == n:

@@ -100,6 +100,7 @@ class OtherPrograms:
         self._read: tuple[netprogram.NemaLogics, netprogram.AdditionalRead] | None = None
         # (light, program id) -> the program's stage plan and offset, as `of` read them (for `with_greens`)
         self._plans: dict[tuple[str, str], tuple[netprogram.StagePlan, float]] = {}
+        self._phases: dict[str, list[tuple[netprogram.ProgramPhase, ...]]] = {}  # light -> its other programs' phases
 
     def of(self, tl: sumolib.net.TLS, own_id: str) -> tuple[ProgramTiming, ...]:
         """The programs of tl's WAUT but `own_id`, in the WAUT's order (SUMO's `off`, no signal, left out).
@@ -119,8 +120,13 @@ class OtherPrograms:
             except ValueError as exc:
                 raise ValueError(f"program {pid!r} of {waut.describe()}: {exc}") from None
             self._plans[(tl.getID(), pid)] = (plan, program.offset_s)
+            self._phases.setdefault(tl.getID(), []).append(program.phases)
             out.append(ProgramTiming(pid, plan.yellow_s, plan.all_red_s))
         return tuple(out)
+
+    def phases_of(self, tl_id: str) -> list[tuple[netprogram.ProgramPhase, ...]]:
+        """The phases of each program `of` read for tl_id (its pair intergreens count too, netimport)."""
+        return self._phases.get(tl_id, [])
 
     def with_greens(
         self,

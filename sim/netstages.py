@@ -30,7 +30,7 @@ from typing import Any
 import sumolib
 
 from controller.config import TimingConfig
-from controller.model import GREEN, Intersection
+from controller.model import Intersection
 from sim import netprogram
 
 
@@ -149,7 +149,7 @@ def check_staggered_clearances(j: Intersection, program: netprogram.Program) -> 
     leads = netprogram.staggered_starts(phases)
     greens = [p.green_links() for p in j.phases]
     merged = [m for m, g in enumerate(greens) if any(lead < g for lead in leads)]
-    gaps = _direct_gaps_s(phases, set(greens))
+    gaps = netprogram.direct_gaps_s(phases, set(greens))
     for m in merged:
         for x in range(len(greens)):
             if x == m:
@@ -163,28 +163,3 @@ def check_staggered_clearances(j: Intersection, program: netprogram.Program) -> 
                             f"with its staggered starts merged, the change from stage {x} to stage {m} would start "
                             f"link {k} {ig:g} s after link {i}'s green where the program keeps {need:g} s"
                         )
-
-
-def _direct_gaps_s(phases: list[netprogram.ProgramPhase], stages: set[frozenset[int]]) -> dict[tuple[int, int], float]:
-    """Per ordered pair of links the program never shows green together, the shortest time from the end of the
-    first's green to the start of the second's where no phase showing one of `stages` (green link sets) lies
-    between (the program's intergreen of that pair; pairs it never runs directly are left out)."""
-    n = len(phases)
-    green = [frozenset(i for i, c in enumerate(p.state) if c in GREEN) for p in phases]
-    stage = [not any(c in "yYu" for c in p.state) and g in stages for p, g in zip(phases, green)]
-    together = {(a, b) for g in green for a in g for b in g}
-    out: dict[tuple[int, int], float] = {}
-    for k in range(n):
-        for i in green[k - 1] - green[k]:  # phase k is the first without i's green
-            t = 0.0
-            for step in range(n):
-                at = (k + step) % n
-                if i in green[at]:
-                    break  # i green again: what follows is not this change
-                for b in green[at] - green[at - 1]:
-                    if (i, b) not in together and t < out.get((i, b), float("inf")):
-                        out[(i, b)] = t
-                if stage[at]:
-                    break  # the model's next stage: the change ends here
-                t += phases[at].duration_s
-    return out

@@ -85,6 +85,7 @@ def _at(table: Any, path: Path_) -> Any:
 EXAMPLES: dict[str, dict[str, Any]] = {
     "": {
         "clearance_s": {"0>4": 2.0},
+        "pair_intergreen_s": {"0>4": 9.0},
         "program_timeline": {"phases": [0, -1, 1, -1, 2, -1, 3, -1], "durations_s": [31, 5, 6, 5, 31, 5, 6, 5]},
         "programs": [{"id": "evening", "yellow_s": 3.0, "all_red_s": 2.0}],
         "program_id": "day",

@@ -440,6 +440,20 @@ def test_staggered_starts_merge_into_the_green_they_lead_to(tmp_path):
     assert "12 stages at their minimum greens" in reason, reason
     assert "with its staggered starts merged, the change from stage 1 to stage 0 would start link 1 3 s" in reason
     assert "where the program keeps 4 s" in reason
+    # with [timing] pair_intergreens the derived change keeps each conflicting pair's intergreen (pair_intergreen_s,
+    # docs/import.md rule 5): the light imports, every link starting once the last pair allows
+    paired = replace(derived, timing=replace(derived.timing, pair_intergreens=True))
+    result = import_network(net, tmp_path / "p", paired, additional=[additional(tmp_path, "g.add.xml", body)])
+    assert result.skipped == ()
+    (jd,) = load_intersections(tmp_path / "p").values()
+    assert jd.transitions == () and jd.pair_intergreen_s
+    held = {(i, k): s for i, k, s in jd.pair_intergreen_s}
+    assert held[(1, 11)] == 8.0  # link 1's 3 s yellow, then EW's links start a second apart: link 11 the sixth
+    for a, b in ((0, 1), (1, 0)):
+        stopped = jd.phases[a].green_links() - jd.phases[b].green_links()
+        started = jd.phases[b].green_links() - jd.phases[a].green_links()
+        need = max(held.get((i, k), 3.0) for i in stopped for k in started)
+        assert jd.intergreen_s(a, b) == pytest.approx(need) and need > 3.0
 
 
 def test_crossings_green_across_short_stages_leave_the_light_on_its_program(tmp_path):
