@@ -212,15 +212,21 @@ def _clearances(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
     out = []
     for key, value in table.items():
         name = f"clearance_s.{key}"
-        i, sep, k = str(key).partition(">")
-        digits = sep and i.isascii() and k.isascii() and i.isdecimal() and k.isdecimal()
-        if not (digits and int(i) < n_links and int(k) < n_links and int(i) != int(k)):
-            raise JunctionError(f.path, name, f"must name two links i>j in 0..{n_links - 1}")
+        i, k = _link_pair(f.path, name, key, n_links)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= whole_s:
             why = f"must be a number in [0, yellow_s + all_red_s = {whole_s:g}], got {value!r}"
             raise JunctionError(f.path, name, why)
-        out.append((int(i), int(k), float(value)))
+        out.append((i, k, float(value)))
     return tuple(sorted(out))
+
+
+def _link_pair(path: str, name: str, key: object, n_links: int) -> tuple[int, int]:
+    """A pair table's key "i>k": two different links in 0..n_links - 1, or an error naming the file and the field."""
+    i, sep, k = str(key).partition(">")
+    digits = sep and i.isascii() and k.isascii() and i.isdecimal() and k.isdecimal()
+    if not (digits and int(i) < n_links and int(k) < n_links and int(i) != int(k)):
+        raise JunctionError(path, name, f"must name two links i>k in 0..{n_links - 1}")
+    return int(i), int(k)
 
 
 def _pair_intergreens(f: _Fields, n_links: int) -> tuple[tuple[int, int, float], ...]:
@@ -233,13 +239,10 @@ def _pair_intergreens(f: _Fields, n_links: int) -> tuple[tuple[int, int, float],
     out = []
     for key, value in table.items():
         name = f"pair_intergreen_s.{key}"
-        i, sep, k = str(key).partition(">")
-        digits = sep and i.isascii() and k.isascii() and i.isdecimal() and k.isdecimal()
-        if not (digits and int(i) < n_links and int(k) < n_links and int(i) != int(k)):
-            raise JunctionError(f.path, name, f"must name two links i>k in 0..{n_links - 1}")
+        i, k = _link_pair(f.path, name, key, n_links)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
             raise JunctionError(f.path, name, f"must be a finite number >= 0, got {value!r}")
-        out.append((int(i), int(k), float(value)))
+        out.append((i, k, float(value)))
     return tuple(sorted(out))
 
 
