@@ -27,7 +27,8 @@ Rules (docs/import.md explains them with figures):
   and other lanes of the same edge: one lane that becomes two pockets), the chain goes on upstream
   from the feeder, and the loop sits there as above, counted for each lane the feeder feeds: one row
   per lane at the same place, `shared_by` the number of them (the estimator splits its count between
-  them: controller/core/estimation.py own_shares).
+  them: controller/core/estimation.py own_shares), where the road between it and the stop-line loop holds at
+  least one vehicle (`vehicle_spacing_m`) for each of those lanes (_shared_advance), else none.
 - a loop therefore measures for a junction lane (`lane`) while it may sit on another SUMO lane
   (`at_lane`, `pos_m` on that lane); `dist_to_stop_m` is along the path.
 - the city's loops (e1Detector / inductionLoop in the scenario's additional files; not one that counts
@@ -200,7 +201,7 @@ def generated(tid: str, lane: Lane, p: Placement, taken: set[str]) -> list[dict[
     if adv is None and p.advance_past_split:
         split = _past_split(lane, chain, p)
         if split is not None:
-            adv, shared_by = _advance(split[0], p, stop_dist_m), split[1]
+            adv, shared_by = _shared_advance(split, p, stop_dist_m)
     if adv is not None:
         hop, pos = adv
         pos, adv_len = _fit(pos, p.loop_length_m, hop.length_m)
@@ -402,6 +403,24 @@ def _past_split(lane: Lane, chain: list[Hop], p: Placement) -> tuple[list[Hop], 
     covered = chain[-1].offset_m + chain[-1].length_m
     more = upstream_chain(feeder, p.advance_dist_m - covered, p.turn_back_is_fringe)
     return chain + [replace(h, offset_m=h.offset_m + covered) for h in more], len(fed)
+
+
+def _shared_advance(
+    split: tuple[list[Hop], int], p: Placement, stop_dist_m: float
+) -> tuple[tuple[Hop, float] | None, int]:
+    """(_advance on the chain continued past the split, the lanes it counts for), or (None, 1) where the road between
+    that loop and the stop-line loop (`stop_dist_m` from the stop line) holds less than one vehicle
+    (`vehicle_spacing_m`) for each lane it counts for: the estimator gives each lane 1 / shared_by of that road as its
+    storage, and with less than one vehicle each the loop is, to each lane, a second stop-line loop whose count it
+    takes only in part (rand_short_edges: 3.7 m from the stop-line loops of two lanes, at the exit of a light)."""
+    chain, shared_by = split
+    adv = _advance(chain, p, stop_dist_m)
+    if adv is None:
+        return None, 1
+    hop, pos = adv
+    if hop.offset_m + hop.length_m - pos - stop_dist_m < shared_by * p.vehicle_spacing_m:
+        return None, 1
+    return adv, shared_by
 
 
 def _unique(did: str, taken: set[str]) -> str:

@@ -51,9 +51,10 @@ CONNECTIONS = """<connections>
 POCKETS = ("PC_0", "PC_1")
 
 
-def _split_net(cwd: Path) -> Path:
+def _split_net(cwd: Path, feeder_m: float | None = None) -> Path:
+    """The net; `feeder_m`: W0P that long (W0 a network entry: its loop a vehicle spacing in)."""
     (cwd / "split.con.xml").write_text(CONNECTIONS)
-    edges = edge_xml(EDGES, {"PC": 0.8}, {"PC": 2})
+    edges = edge_xml(EDGES, {"PC": 0.8} | ({} if feeder_m is None else {"W0P": feeder_m}), {"PC": 2})
     return netconvert(cwd, "split", node_xml(NODES), edges, "-x", "split.con.xml")
 
 
@@ -105,6 +106,22 @@ def test_the_storage_of_the_shared_road_is_split_between_the_lanes(imported):
         assert float(lay.lane_storage_pcu[i]) == pytest.approx(want)
     left = next(m for m in imported["on"].movements if m.lanes == ("PC_1",))
     assert left.storage_pcu == pytest.approx(DET.advance_dist_m / 2 / DET.vehicle_spacing_m, abs=0.01)
+
+
+@pytest.mark.parametrize("feeder_m", [12.0, 40.0])
+def test_a_shared_loop_only_where_the_road_to_the_stop_line_loop_holds_a_vehicle_for_each_lane(tmp_path, feeder_m):
+    """On a 12 m entry the loop a vehicle spacing in would be about 4.5 m from the pockets' stop-line loops: under one
+    vehicle (vehicle_spacing_m) for each of the two lanes, so none (rand_short_edges: 3.7 m); on a 40 m entry, 32.5 m
+    (ingolstadt7's 124812856#0: 32.1 m), one shared by the two."""
+    import_network(_split_net(tmp_path, feeder_m), tmp_path / "on", ON)
+    (j,) = load_intersections(tmp_path / "on").values()
+    adv, stop = _loops(j, "advance"), _loops(j, "stop")
+    if feeder_m < 2 * DET.vehicle_spacing_m + 2 * DET.loop_length_m:
+        assert not set(POCKETS) & set(adv)
+    else:
+        for lane in POCKETS:
+            assert adv[lane].shared_by == 2 and adv[lane].at_lane == "W0P_0"
+            assert adv[lane].dist_to_stop_m - stop[lane].dist_to_stop_m >= 2 * DET.vehicle_spacing_m
 
 
 def _red_counts(j: Intersection, seconds: int, per_s: int, t0: int = 0) -> list[Snapshot]:
