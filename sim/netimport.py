@@ -28,6 +28,7 @@ programs).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,6 +47,8 @@ from sim import loops, netdetectors, netlinks, netmovements, netneighbours, netp
 from sim.importfiles import SKIPPED_FILE, ImportResult, NoTrafficLights, file_texts, read_skipped, write_import
 from sim.netdetectors import DETECTOR_SOURCES
 from sim.netprogram_waut import OtherPrograms
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DETECTOR_SOURCES",
@@ -556,16 +559,18 @@ def _add_crossing_transitions(table: dict[str, Any], program: netprogram.Program
     rule 7): each change that stops a crossing and starts a link never green with it, where its intergreen is shorter
     than the crossing's clearance in the program (netprogram.crossing_clearances_s), gets a transition: the crossings
     it stops red and every other link as before (the program's crossing-red part), then the derived yellow and
-    all-red, at least that clearance in all. The program's own changes (a stage to the next) and transitions are
-    left as they are; the crossings those transitions stop are written as `crossing_links` (they show no yellow).
-    Left out, with the junction's other transitions kept, where the loader refuses them."""
+    all-red, at least that clearance in all, and each pair of vehicle links the change stops and starts kept apart at
+    least its `pair_intergreen_s` ([timing] pair_intergreens) as the derived change keeps it. The program's own
+    changes (a stage to the next) and transitions are left as they are; the crossings those transitions stop are
+    written as `crossing_links` (they show no yellow). Where the loader refuses them, the junction keeps what it had
+    and the import's log names it (_keep_if_loaded)."""
     y, r, states = table["yellow_s"], table["all_red_s"], [ph["state"] for ph in table["phases"]]
     clear = netprogram.crossing_clearances_s(program.phases, crossing_m, y + r)
     if not clear or len(states) < 3:
         return
     greens = [frozenset(i for i, c in enumerate(s) if c in netprogram.STAGE_GREEN) for s in states]
     walkers = crossing_pairs_s(greens, clear)
-    pairs = {(int(k.split(">")[0]), int(k.split(">")[1])): s for k, s in table.get("clearance_s", {}).items()}
+    program_s, held_s = _pair_tables(table)
     own = table.get("transitions", [])
     kept = {(tr["from_phase"], tr["to_phase"]) for tr in own}
     added: list[dict[str, Any]] = []
@@ -575,10 +580,10 @@ def _add_crossing_transitions(table: dict[str, Any], program: netprogram.Program
             continue
         crossings = (ga - gb) & crossing_m.keys()
         need_s = max((walkers.get((i, k), 0.0) for i in crossings for k in gb - ga), default=0.0)
-        if need_s <= derived_intergreen_s(ga, gb, y, r, pairs, None)[0] + 1e-9:
+        if need_s <= derived_intergreen_s(ga, gb, y, r, program_s, held_s)[0] + 1e-9:
             continue
         held = "".join("r" if i in crossings else c for i, c in enumerate(states[a]))
-        ig_s, all_red_s = derived_intergreen_s(ga - crossings, gb, y, r, pairs, None)
+        ig_s, all_red_s = derived_intergreen_s(ga - crossings, gb, y, r, program_s, held_s)
         run = [(held, round(need_s - ig_s, 3))]
         if ig_s > 0:
             run += _derived_change(held, states[b], gb, ig_s - all_red_s, all_red_s)
@@ -586,18 +591,33 @@ def _add_crossing_transitions(table: dict[str, Any], program: netprogram.Program
             {"from_phase": a, "to_phase": b, "states": [s for s, _ in run], "durations_s": [d for _, d in run]}
         )
         stopped_all |= crossings
-    if not added:
-        return
+    if added:
+        _keep_if_loaded(table, own + added, sorted(stopped_all | set(table.get("crossing_links", []))))
+
+
+def _pair_tables(table: dict[str, Any]) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
+    """A junction table's `clearance_s` and `pair_intergreen_s` by pair of links, as derived_intergreen_s reads them
+    (its `clearance_s` and `held_s`; Intersection.clearance_pairs, without crossing_clearance_s: not written with
+    [timing] crossing_transitions)."""
+
+    def by_pair(field: str) -> dict[tuple[int, int], float]:
+        return {(int(k.split(">")[0]), int(k.split(">")[1])): s for k, s in table.get(field, {}).items()}
+
+    return by_pair("clearance_s"), by_pair("pair_intergreen_s")
+
+
+def _keep_if_loaded(table: dict[str, Any], transitions: list[dict[str, Any]], crossing_links: list[int]) -> None:
+    """`table` with these transitions and crossing_links where the loader takes it; where it refuses it, the table as
+    it was, and a warning naming the junction and the loader's reason (_add_crossing_transitions)."""
     before: dict[str, Any] = {key: table[key] for key in ("transitions", "crossing_links") if key in table}
-    table["transitions"] = own + added
-    table["crossing_links"] = sorted(stopped_all | set(table.get("crossing_links", [])))
+    table["transitions"], table["crossing_links"] = transitions, crossing_links
     try:
         parse_intersection(table, "")
-    except JunctionError as exc:  # one of these refused: the junction keeps what it had
-        if exc.field.startswith("transitions[") and int(exc.field[12:].split("]")[0]) >= len(own):
-            table.pop("transitions")
-            table.pop("crossing_links")
-            table.update(before)
+    except JunctionError as exc:
+        table.pop("transitions")
+        table.pop("crossing_links")
+        table.update(before)
+        log.warning("junction %s: its crossing transitions left out, the loader refuses them (%s)", table["id"], exc)
 
 
 def _credit_crossing_clearances(table: dict[str, Any], crossing_m: dict[int, float], t: TimingConfig) -> None:
