@@ -4,7 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps bytecode resco demo live test test-fast test-slow lint bench clean
+.PHONY: setup system-deps bytecode resco demo live test test-fast test-slow test-parallel test-wallclock lint bench \
+	clean
 
 setup: $(STAMP) system-deps bytecode
 
@@ -34,16 +35,21 @@ SPEED ?= 1
 live: setup
 	$(PY) -m sim.live_demo --speed $(SPEED)
 
-# `make test` runs every part even when one fails, and fails if any failed (CI: .ci/run).
+# `make test` runs every part even when one fails, and fails if any failed (CI: .ci/run; tests/unit/test_make_test.py).
+# Lint runs beside the wallclock pass, which waits on wall time with most of the two cores idle: niced, so that the
+# paced runs keep their priority over it; its output is kept and printed after the pass (BENCHMARKS.md, F session 67).
 test: setup
-	@status=0; \
-	$(MAKE) --no-print-directory lint || status=1; \
+	@status=0; lint_out=$$(mktemp); \
 	$(MAKE) --no-print-directory test-fast || status=1; \
-	$(MAKE) --no-print-directory test-slow || status=1; \
+	$(MAKE) --no-print-directory test-parallel || status=1; \
+	nice -n 10 $(MAKE) --no-print-directory lint > $$lint_out 2>&1 & lint=$$!; \
+	$(MAKE) --no-print-directory test-wallclock || status=1; \
+	wait $$lint || { status=1; echo "make lint failed:" >&2; }; \
+	echo "--- make lint (beside the wallclock pass)"; cat $$lint_out; rm -f $$lint_out; \
 	exit $$status
 
-# Unit and contract tests, on both cores (pytest-xdist). About 6 min near idle (4,064 tests, 362 s at load 1-3,
-# session 62's clean clone; 3,855 in 280 s in session 60): far more under other users' load (README.md).
+# Unit and contract tests, on both cores (pytest-xdist). About 11 min near idle (4,262 tests, 664 s at load 1-6,
+# session 66's clean clone; 4,064 in 362 s at load 1-3 in session 62): far more under other users' load (README.md).
 test-fast: setup
 	TSC_REQUIRE_SYSTEM_DEPS=1 $(PY) -m pytest -q -ra -n 2 -m "not slow"
 
@@ -52,13 +58,14 @@ test-fast: setup
 resco: $(STAMP)
 	$(PY) -m sim.scenarios.resco > /dev/null
 
-# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes (near idle
-# 415 s and 246 s, session 62's clean clone; BENCHMARKS.md, F session 63).
+# Whole-scenario SUMO runs, the corpus, Prometheus and Mosquitto end-to-end runs, in two passes (603 s and 298 s
+# at load 1-6, session 66's clean clone; 415 s and 246 s at load 1-3 in session 62; BENCHMARKS.md, F session 63).
+# `make test-slow` runs both, test-parallel and test-wallclock one each.
 # First on both cores (pytest-xdist, --dist loadfile: a module stays on one worker; the corpus is
 # split by network, and four long modules of one test each are handed out first: tests/conftest.py).
-# Then the tests marked `wallclock` (real-time pacing, broker,
-# failover and scrape deadlines) alone and one at a time, so that the other worker's load cannot
-# make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS), and the parallel
+# Then the tests marked `wallclock` (real-time pacing, broker, failover and scrape deadlines) one at a time,
+# no other test beside them (`make test` runs only lint beside them, niced), so that the other worker's load
+# cannot make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS), and the parallel
 # pass only SLOW_PATHS: those folders and the unit modules that mark a test `slow` (the whole suite's
 # collection took 33 s of CPU at load 35, SLOW_PATHS' 7 s, the same 199 tests: BENCHMARKS.md, F session 66;
 # each worker collects; tests/unit/test_wallclock_dirs.py fails a `wallclock` or `slow` mark outside them).
@@ -69,11 +76,17 @@ SLOW_PATHS := $(WALLCLOCK_DIRS) tests/unit/test_coordinated_board.py tests/unit/
 	tests/unit/test_safety_properties.py tests/unit/test_validation_policy_desk.py \
 	tests/unit/test_validation_policy_plans.py tests/unit/test_validation_revalidation.py
 test-slow: setup
-	@$(MAKE) --no-print-directory resco || echo "make resco failed: the RESCO tests will fail (docs/corpus.md)" >&2
 	@status=0; \
-	$(PY) -m pytest -q -ra -n 2 --dist loadfile -m "slow and not wallclock" $(SLOW_PATHS) || status=1; \
-	$(PY) -m pytest -q -ra -m "slow and wallclock" $(WALLCLOCK_DIRS) || status=1; \
+	$(MAKE) --no-print-directory test-parallel || status=1; \
+	$(MAKE) --no-print-directory test-wallclock || status=1; \
 	exit $$status
+
+test-parallel: setup
+	@$(MAKE) --no-print-directory resco || echo "make resco failed: the RESCO tests will fail (docs/corpus.md)" >&2
+	$(PY) -m pytest -q -ra -n 2 --dist loadfile -m "slow and not wallclock" $(SLOW_PATHS)
+
+test-wallclock: setup
+	$(PY) -m pytest -q -ra -m "slow and wallclock" $(WALLCLOCK_DIRS)
 
 # ruff (lint rules and format check) on the whole repo, mypy --strict on the packages pyproject.toml lists.
 lint: setup
