@@ -4,7 +4,9 @@ TSC_TEST_CPU=PREFIX writes PREFIX.WORKER.json per process (each pytest-xdist wor
 {"rows": [[node id, own CPU s, children's CPU s, wall s], ...], "self": s, "children": s}.
 A test's row includes its fixtures' set-up (a module-scoped run is charged to the module's first
 test). Children's CPU is the waited-for subprocesses' (SUMO, `simulate`, brokers), as getrusage
-counts it. `python -m tests.cpu_times PREFIX [N]` sums the rows per module (the corpus per network)."""
+counts it. Each row is also appended to PREFIX.WORKER.jsonl as its test ends, so that a run stopped before
+its end (a loaded machine) leaves the rows of the tests it ran. `python -m tests.cpu_times PREFIX [N]` sums
+the rows per module (the corpus per network), a worker's .jsonl where it has no .json."""
 
 from __future__ import annotations
 
@@ -35,9 +37,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     wall0 = time.monotonic()
     yield
     own1, children1 = _cpu()
-    _rows.append(
-        (item.nodeid, round(own1 - own0, 3), round(children1 - children0, 3), round(time.monotonic() - wall0, 3))
-    )
+    row = (item.nodeid, round(own1 - own0, 3), round(children1 - children0, 3), round(time.monotonic() - wall0, 3))
+    _rows.append(row)
+    prefix = os.environ.get("TSC_TEST_CPU")
+    if prefix:
+        with Path(f"{prefix}.{_worker()}.jsonl").open("a") as out:
+            out.write(json.dumps(row) + "\n")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    prefix = os.environ.get("TSC_TEST_CPU")
+    if prefix:  # this run's rows only
+        Path(f"{prefix}.{_worker()}.jsonl").unlink(missing_ok=True)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -45,8 +60,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not prefix:
         return
     own, children = _cpu()
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    Path(f"{prefix}.{worker}.json").write_text(json.dumps({"rows": _rows, "self": own, "children": children}))
+    Path(f"{prefix}.{_worker()}.json").write_text(json.dumps({"rows": _rows, "self": own, "children": children}))
 
 
 def unit(nodeid: str) -> str:
@@ -61,6 +75,9 @@ def table(prefix: str, top: int = 40) -> str:
     rows: list[Any] = []
     for path in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*.json")):
         rows += json.loads(path.read_text())["rows"]
+    for path in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*.jsonl")):
+        if not path.with_suffix(".json").exists():  # a run stopped before its end
+            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     per: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])
     for nodeid, own, children, wall in rows:
         acc = per[unit(nodeid)]
