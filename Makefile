@@ -36,13 +36,14 @@ live: setup
 	$(PY) -m sim.live_demo --speed $(SPEED)
 
 # `make test` runs every part even when one fails, and fails if any failed (CI: .ci/run; tests/unit/test_make_test.py).
-# Lint runs beside the wallclock pass, which waits on wall time with most of the two cores idle: niced, so that the
-# paced runs keep their priority over it; its output is kept and printed after the pass (BENCHMARKS.md, F session 67).
+# Lint runs beside the wallclock pass, which waits on wall time with most of the two cores idle; its output is kept
+# and printed after the pass. Not niced: on this shared machine a niced lint would get a tenth of its fair share and
+# outlast the pass by minutes (BENCHMARKS.md, F session 67).
 test: setup
 	@status=0; lint_out=$$(mktemp); \
 	$(MAKE) --no-print-directory test-fast || status=1; \
 	$(MAKE) --no-print-directory test-parallel || status=1; \
-	nice -n 10 $(MAKE) --no-print-directory lint > $$lint_out 2>&1 & lint=$$!; \
+	$(MAKE) --no-print-directory lint > $$lint_out 2>&1 & lint=$$!; \
 	$(MAKE) --no-print-directory test-wallclock || status=1; \
 	wait $$lint || { status=1; echo "make lint failed:" >&2; }; \
 	echo "--- make lint (beside the wallclock pass)"; cat $$lint_out; rm -f $$lint_out; \
@@ -64,7 +65,7 @@ resco: $(STAMP)
 # First on both cores (pytest-xdist, --dist loadfile: a module stays on one worker; the corpus is
 # split by network, and four long modules of one test each are handed out first: tests/conftest.py).
 # Then the tests marked `wallclock` (real-time pacing, broker, failover and scrape deadlines) one at a time,
-# no other test beside them (`make test` runs only lint beside them, niced), so that the other worker's load
+# no other test beside them (`make test` runs only lint beside them), so that the other worker's load
 # cannot make them late; that pass collects only the folders that hold them (WALLCLOCK_DIRS), and the parallel
 # pass only SLOW_PATHS: those folders and the unit modules that mark a test `slow` (the whole suite's
 # collection took 33 s of CPU at load 35, SLOW_PATHS' 7 s, the same 199 tests: BENCHMARKS.md, F session 66;
