@@ -107,10 +107,12 @@ def _run_region(spec: RegionSpec, conn: Any, stop: threading.Event) -> None:
     )
     error = ""
     try:
-        # real time, as `run` and the unsharded replay (sim/mqtt_run.py) do before their clock starts: the
-        # first re-plan tick would otherwise compile webster's loop, and its plans expire before they arrive;
-        # before "ready", which the replay waits for before its field steps. Lockstep has no clock to miss.
-        if spec.realtime_factor is not None and not warm_up_until(spec.policy, stop):
+        # as `run` and the unsharded replay (sim/mqtt_run.py) do before their clock starts: the first re-plan
+        # tick would otherwise compile webster's loop (a minute at load 35): in real time its plans expire
+        # before they arrive, in lockstep the field waits for its `ticked` no longer than its timeout_s.
+        # Before "ready", which the replay waits for before its field steps. (A forked process inherits
+        # the field's warm-up.)
+        if not warm_up_until(spec.policy, stop):
             return  # stopped while compiling: reported as done, below
         node.start()
         conn.send(("ready", sorted(node.client._subs)))

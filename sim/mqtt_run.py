@@ -138,9 +138,10 @@ class MqttLoop:
         self.timeout_s = timeout_s
         self.after_second = after_second
         self._field_books(begin_s)
-        if realtime_factor is not None:
-            # as `run` does at a service's start: else the first re-plan tick compiles webster's loop (about a
-            # second of CPU) and, at 10x real time, stamps plans that expire before they arrive
+        self.regions = sharded_regions(cfg, junctions)
+        if realtime_factor is not None or not self.regions:  # a region's process warms up itself (mqtt_regions)
+            # as `run` does: else the first re-plan tick compiles webster's loop, late in real time, waited for by
+            # the field in lockstep (docs/mqtt.md, Lockstep); a forked controller inherits it
             warm_up(policy)
         # the service's start: the simulated begin in lockstep, its scaled wall clock in real time
         self.clock = None if realtime_factor is None else ScaledClock(realtime_factor)
@@ -148,7 +149,6 @@ class MqttLoop:
         start_s = begin_s if self.clock is None else self.clock.now()
         self.nodes: list[ServiceNode] = []
         self.procs: list[RegionProcess] = []
-        self.regions = sharded_regions(cfg, junctions)
         self._watched = [(r, frozenset(r.watched)) for r in self.regions]
         # lockstep: this thread serves the field's and the controller's connections (none has a thread); what it
         # publishes in a row on one (clock, plans and `ticked`, a burst's acknowledgements) goes in one send
@@ -457,15 +457,19 @@ class MqttLoop:
 
     def _wait_ticked(self, t_s: float) -> list[tuple[str, int]]:
         """Serve the field's connections until every controller node's `ticked` for t_s and
-        every plan they list are in; those plans, in the nodes' order."""
+        every plan they list are in; those plans, in the nodes' order. timeout_s bounds a wait for
+        the other side: a tick of a controller on this thread is not waiting, and the wait starts
+        again after one (at load its tick may take longer than timeout_s, and its `ticked` goes out
+        in the pump's next round, after done() said no)."""
         ticked: dict[str | None, list[tuple[str, int]]] = {}
         nodes = len(self.nodes) + len(self.procs)
+        made = [0]  # ticks of this thread's controllers during this wait
 
         def all_in() -> bool:
             self._resend_feed()
             for stepper in self._steppers:  # the controller ticks once the clock's messages are in
                 try:
-                    stepper.step()
+                    made[0] += stepper.step()
                 except TscError:
                     raise
                 except Exception as exc:  # a failed tick stops the run with its reason, not a traceback
@@ -473,7 +477,11 @@ class MqttLoop:
             self._drain_inbox(t_s, ticked)
             return len(ticked) == nodes and all(key in self._plans for plans in ticked.values() for key in plans)
 
-        if not self.pump.run_until(all_in, self.timeout_s, idle=self._check_controller):
+        waited_from = 0  # ticks made when the wait last started
+        while not self.pump.run_until(all_in, self.timeout_s, idle=self._check_controller):
+            if made[0] > waited_from:  # this thread ticked meanwhile: wait for the answer from there
+                waited_from = made[0]
+                continue
             missing = [k for ps in ticked.values() for k in ps if k not in self._plans] if ticked else "ticked"
             raise AdapterError(
                 f"lockstep t={t_s:g}: still waiting for {missing} after {self.timeout_s:g} s "

@@ -1,8 +1,9 @@
 """numba's disk cache for the service's compiled loops, and `warm_up`: what a process's first ticks would
 compile, compiled (or loaded from that cache) at its start. Used by `run` (controller/live.py) and bench_mqtt's
-controllers; I/O, so not in the core (webster_net compiles without a cache). Not by `simulate`: loading at the
-start costs numba's own start also in the runs that never call the loop (BENCHMARKS.md, issue 12,
-E, session 56); a lazy load needs the core to take its compiled form from the caller."""
+controllers, and `simulate --via-mqtt` (the field waits for the first re-plan tick: docs/mqtt.md, Lockstep); I/O,
+so not in the core (webster_net compiles without a cache). Not by an in-process `simulate`: loading at the start
+costs numba's own start also in the runs that never call the loop (BENCHMARKS.md, issue 12, E, session 56); a lazy
+load needs the core to take its compiled form from the caller."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ LAG_S = 6.0  # test_realtime_mode_applies_plans_as_they_arrive: SUMO behind the 
 # pytest's bound on a test that builds the runs: only a backstop for a hang in process, the subprocesses are
 # waited on while they work (tests/procwait.py: a run that stops working fails within a minute)
 BACKSTOP_S = 1200
+SLOW_TICK_S = 8.0  # test_lockstep_waits_out_a_tick_longer_than_its_timeout: twice the field's timeout_s there
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +204,37 @@ def test_broker_restarts_during_a_replay_change_nothing(grid, reference_and_mqtt
     assert transport["field"]["feed_resent"] >= 1
     assert transport["field"]["plans_received"] >= summary["controller"]["plans_sent"]
     assert trips(tmp_path / "out" / "tripinfo.xml") == trips(reference_and_mqtt["in_process"] / "tripinfo.xml")
+
+
+@pytest.mark.timeout(BACKSTOP_S)
+def test_lockstep_waits_out_a_tick_longer_than_its_timeout(grid, tmp_path, monkeypatch):
+    """The field's lockstep wait (timeout_s) is for the other side: a tick of the controller on the field's own
+    thread longer than timeout_s does not stop the replay; the wait starts again after it (session 67: at load
+    35 the first re-plan tick, compiling webster's loop, took over a minute and the replay stopped at t=61,
+    "still waiting for ticked"). That compile is made before the first second now (warm_up, as `run` does)."""
+    from controller import live
+    from sim import mqtt_run
+
+    warmed: list[str] = []
+    monkeypatch.setattr(mqtt_run, "warm_up", lambda policy: warmed.append(policy) or warm_up(policy))
+    slow: list[float] = []
+    tick = live.ServiceNode._tick
+
+    def slow_tick(node: live.ServiceNode, t_s: float) -> None:
+        if t_s == 61.0:  # webster's first re-plan tick
+            time.sleep(SLOW_TICK_S)
+            slow.append(t_s)
+        tick(node, t_s)
+
+    monkeypatch.setattr(live.ServiceNode, "_tick", slow_tick)
+    req = SimulateRequest(grid["sumocfg"], tmp_path / "out", "webster", sumo_args=("--end", "80"))
+    summary = mqtt_run.run_via_mqtt(
+        req, load_config(grid["config"]), timeout_s=SLOW_TICK_S / 2, progress=lambda line: None
+    )
+    assert slow == [61.0]
+    assert warmed == ["webster"]  # the compile before the first second, not in the tick at 61
+    assert summary["transport"]["controller"]["ticks"] == 80
+    assert summary["transport"]["field"]["reconnects"] == 0
 
 
 @pytest.mark.wallclock  # 10x real time: make test-slow runs it alone
