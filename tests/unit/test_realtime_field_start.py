@@ -41,6 +41,7 @@ def test_the_field_clock_starts_once_the_controllers_are_up(monkeypatch):
 
 
 def test_lockstep_has_no_clock_offset(monkeypatch):
+    monkeypatch.setattr(mqtt_run, "warm_up", lambda policy: None)  # (a lockstep replay warms up too: not here)
     monkeypatch.setattr(MqttLoop, "_controllers", lambda self, *args: None)
     monkeypatch.setattr(MqttLoop, "_connect", lambda self, junctions, timeout_s: None)
     monkeypatch.setattr(MqttLoop, "_connected", lambda self, cfg: None)
