@@ -34,12 +34,13 @@ def simulate(args: argparse.Namespace, cfg: Config) -> int:
         record=getattr(args, "record", None),
         import_cache=getattr(args, "import_cache", True),
     )
-    registry = CollectorRegistry()
+    port = getattr(args, "metrics_port", None)
+    # the metrics' registry, when served; else none: nothing collects them, only their run report is read
+    registry = CollectorRegistry() if port is not None else None
     # a policy that sends plans: in a second process with [service] simulate_second_process, not with the
     # validation twin (it runs in the tick, in process: sim/simulate.py _twin)
     apart = cfg.service.simulate_second_process and not cfg.validation.enabled
-    port = getattr(args, "metrics_port", None)
-    server = MetricsServer(registry, port, cfg.metrics.addr) if port is not None else None
+    server = MetricsServer(registry, port, cfg.metrics.addr) if registry is not None and port is not None else None
     try:
         if server is not None:
             print(f"metrics (simulated time) at {server.url}", file=sys.stderr, flush=True)

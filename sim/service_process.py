@@ -202,7 +202,7 @@ def _serve(
     run's to report."""
     parent_end.close()
     try:
-        metrics = ServiceMetrics(CollectorRegistry(), junctions, cfg)
+        metrics = ServiceMetrics(CollectorRegistry(), junctions, cfg, collected=False)  # only its report is read
         handed: list[Command] = []
         service = ControllerService(
             junctions,

@@ -742,8 +742,9 @@ def run(
     """Run the scenario in closed loop; returns the summary (also written to summary.json).
 
     The controller's metrics (controller/adapters/metrics.py) go into `registry` — serve it to
-    watch the run in Grafana — or a private one; either way their run report (the online gains
-    over fixed-time) is summary["online_gains"]."""
+    watch the run in Grafana — or, with none given, a private one nothing collects (the metrics then
+    compute only what the report reads: ServiceMetrics' `collected`); either way their run report
+    (the online gains over fixed-time) is summary["online_gains"]."""
     scfg, junctions, args = prepare(req, cfg)
     api = load_api(req.prefer_libsumo)
     controlled = req.policy not in FIELD_POLICIES
@@ -755,9 +756,11 @@ def run(
         begin_s = api.simulation.getTime()
         end_s = api.simulation.getEndTime()
         field = _field(api, junctions, cfg, args, begin_s)
-        registry = registry if registry is not None else CollectorRegistry()
+        # no registry given: nothing collects the metrics' (ServiceMetrics' `collected`), only the run report is read
+        collected, registry = registry is not None, registry if registry is not None else CollectorRegistry()
         # a loop whose service runs in another process (sim/service_process.py) keeps its metrics there
-        metrics = None if getattr(loop_factory, "metrics_apart", False) else ServiceMetrics(registry, junctions, cfg)
+        apart = getattr(loop_factory, "metrics_apart", False)
+        metrics = None if apart else ServiceMetrics(registry, junctions, cfg, collected=collected)
         extra: dict[str, Any] = {}
         if req.record is not None:
             recorder = extra["archive"] = start_recorder(req.record, req, cfg, scfg, registry, begin_s, end_s)

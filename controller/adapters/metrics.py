@@ -531,9 +531,14 @@ class ServiceMetrics:
         *,
         params: MetricsConfig | None = None,
         within: ServiceMetrics | None = None,
+        collected: bool = True,
     ) -> None:
         """`params`: the [metrics] figures' cadence and windows, cfg.metrics by default. `within`:
-        another exporter of `registry` whose families this one's junctions join (`share`)."""
+        another exporter of `registry` whose families this one's junctions join (`share`).
+        `collected` False: nothing will collect `registry` (a `simulate` run without a metrics
+        endpoint), so only the run report (`report`) is read: the ticks and refreshes compute what it
+        reads and leave the series only the exposition reads (counters, modes, the junction gauges,
+        the signal states noted for the shadows) as they start. The report is the same, bit for bit."""
         if not isinstance(registry, CollectorRegistry):
             raise TypeError(f"registry must be a prometheus_client.CollectorRegistry, got {type(registry).__name__}")
         self.registry = registry
@@ -560,6 +565,7 @@ class ServiceMetrics:
         self._share_lock = threading.Lock()
         self._within = within
         self._refused: dict[str, str] = {}  # junction -> reason: the series on tsc_junction_refused_info
+        self.collected_ = collected  # False: only `report` is read (the exposition never is)
         if within is None:
             self._declare(registry)
         else:
@@ -749,6 +755,8 @@ class ServiceMetrics:
         """Create every labelled series up front (at 0) and cache the hot ones."""
         self._received = {k: self.received.labels(kind=k) for k in MESSAGE_KINDS}
         self._rejected = {r: self.rejected.labels(reason=r) for r in FEED_REJECT_REASONS}
+        if not self.collected_:  # nothing reads the junctions' series, nor counts into them (_tick_done)
+            return
         for jid, j in self._j.items():
             j.c = {n: getattr(self, n).labels(junction=jid) for n in _JUNCTION_COUNTERS}
             j.modes = {m: self.mode.labels(junction=jid, mode=m) for m in MODES}
@@ -867,10 +875,13 @@ class ServiceMetrics:
             for k, j in enumerate(self._j.values()):
                 j.folds.clock_s = now_s
                 j.next_update_s = now_s + self.params.update_s * k / n if stagger else now_s
-        self.tick_duration.observe(duration_s)
-        self.service_time.set(now_s)
-        self._count_plans(result)
-        due = self._each_tick(state, result, now_s)
+        if self.collected_:
+            self.tick_duration.observe(duration_s)
+            self.service_time.set(now_s)
+            self._count_plans(result)
+            due = self._each_tick(state, result, now_s)
+        else:  # only the report is read: nothing the exposition alone reads
+            due = self._due(state, now_s)
         if due:
             self._refresh(due, now_s)
         # The network figures once per update_s (each junction's part was refreshed within it);
@@ -919,6 +930,15 @@ class ServiceMetrics:
             if now_s >= j.next_update_s:
                 due.append((jid, j, js))
         return due
+
+    def _due(self, state: CoreState, now_s: float) -> list[tuple[str, _Junction, JunctionState]]:
+        """The junctions due for a refresh, in _each_tick's order (without `collected_`: nothing else done)."""
+        known = self._j
+        return [
+            (jid, j, js)
+            for jid, js in state.junctions.items()
+            if (j := known.get(jid)) is not None and now_s >= j.next_update_s
+        ]
 
     def _count_plans(self, result: TickResult) -> None:
         """Plans pushed, computed and refused in this tick; sequence numbers awaiting an ack."""
@@ -999,7 +1019,8 @@ class ServiceMetrics:
     # -- every update_s, all junctions together (or staggered over the interval: [metrics] stagger) --
     def _refresh(self, due: list[tuple[str, _Junction, JunctionState]], now_s: float) -> None:
         """Refresh the gauges of the junctions due this tick from the core's estimates, their
-        figures computed together (metrics_group.py); the shadows' at their next collection."""
+        figures computed together (metrics_group.py); the shadows' at their next collection (none
+        without a collection: `collected_`)."""
         key = tuple(jid for jid, _j, _js in due)
         group = self._groups.get(key)
         if group is None:
@@ -1009,8 +1030,9 @@ class ServiceMetrics:
         ests, lasts, valid, dts = [], [], [], []
         for _jid, j, js in due:
             j.next_update_s = max(j.next_update_s + self.params.update_s, now_s + 1e-9)
-            self._catch_up(j)
-            j.folds.refresh_at = len(j.folds.calls)
+            if self.collected_:
+                self._catch_up(j)
+                j.folds.refresh_at = len(j.folds.calls)
             est = js.estimate
             arrivals = np.asarray(est.arrivals_pcu, dtype=float)
             last, j.last_arrivals_pcu = j.last_arrivals_pcu, arrivals
@@ -1024,14 +1046,24 @@ class ServiceMetrics:
             self._update_junction(j, js, fig, i, now_s)
 
     def _update_junction(self, j: _Junction, js: JunctionState, fig: GroupFigures, i: int, now_s: float) -> None:
-        """Refresh one junction's gauges: its figures are the group's `i`th (group_figures)."""
+        """Refresh one junction's figures: its figures are the group's `i`th (group_figures). What the
+        run report and the network figures read, then (`collected_`) its gauges and fault counts."""
         self.updates += 1
         est = js.estimate
         g = self._gains(j, js)
         j.gains = g
-        v = j.gauges
-        v[_G_QUEUE] = float(fig.queue_pcu[i])
         j.refreshed = True
+        self._accumulate(j, est, fig, i, now_s)
+        j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
+        j.speed_mps, j.speed_weight = float(fig.speed_mps[i]), float(fig.speed_weight[i])
+        if self.collected_:
+            self._gauges(j, js, g, fig.queue_pcu[i])
+
+    def _gauges(self, j: _Junction, js: JunctionState, g: shadow.Gains | None, queue_pcu: float) -> None:
+        """The junction gauges the exposition alone reads (and its fault counts), at a refresh."""
+        est = js.estimate
+        v = j.gauges
+        v[_G_QUEUE] = float(queue_pcu)
         v[_G_DELAY] = math.nan if g is None else float(g.delay_controlled_s)
         v[_G_FIXED] = math.nan if g is None else float(g.delay_fixed_s)
         v[_G_GAIN] = math.nan if g is None else float(g.delay_gain)
@@ -1046,8 +1078,6 @@ class ServiceMetrics:
         else:
             j.cycle_measured = True
         self._faults(j, est)
-        self._accumulate(j, est, fig, i, now_s)
-        j.throughput_veh_s = self._throughput(j, dict(est.crossed_by_class), now_s)
         r = j.rates
         speed_mps = ratio_or_none(r[_C["distance_pcu_m"]], r[_C["time_pcu_s"]])
         delay_s = ratio_or_none(r[_C["delay_pcu_s"]], r[_C["arrived_pcu"]])
@@ -1057,7 +1087,6 @@ class ServiceMetrics:
         v[_G_SPEED] = math.nan if speed_mps is None else float(speed_mps)
         v[_G_MEASURED] = math.nan if delay_s is None else float(max(delay_s, 0.0))
         v[_G_TGAIN] = math.nan if gain is None else float(gain)
-        j.speed_mps, j.speed_weight = float(fig.speed_mps[i]), float(fig.speed_weight[i])
 
     @staticmethod
     def _gains(j: _Junction, js: JunctionState) -> shadow.Gains | None:
