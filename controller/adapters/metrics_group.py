@@ -19,7 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
+from controller.core.cuts import Joined
 from controller.core.estimation import Estimate
+from controller.core.netestimate import lanes_of
 
 
 class JunctionShape(Protocol):
@@ -134,8 +136,11 @@ def group_figures(
     def per_junction(seg_ids: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.bincount(seg_ids, weights=x, minlength=k)
 
-    mov = {name: np.concatenate([getattr(e, name) for e in ests]) for name in _MOVEMENT_FIELDS}
-    lanes = {name: np.concatenate([getattr(e.lanes, name) for e in ests]) for name in _LANE_FIELDS}
+    # the estimates' arrays joined: the network's own when they are the cuts of one tick, all and in order
+    # (no junction's cut made; cuts.Joined), else concatenated; the same floats either way
+    joined, joined_lanes = Joined(ests), Joined(lanes_of(ests))
+    mov = {name: joined(name) for name in _MOVEMENT_FIELDS}
+    lanes = {name: joined_lanes(name) for name in _LANE_FIELDS}
     a = np.maximum((mov["arrivals_pcu"] - np.concatenate(last_arrivals_pcu)) * g.mov_watched, 0.0)
     held = (lanes["queue_pcu"] + lanes["hidden_pcu"])[g.watched_idx]
     held_pcu_s = np.maximum(per_junction(g.watched_seg, held), 0.0) * np.maximum(dt_s, 0.0)
