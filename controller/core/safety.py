@@ -344,8 +344,7 @@ def first_green_at(
     cur = view.phase
     out: list[float | None] = [None] * len(j.movements)
     if view.in_intergreen:
-        # at most what is left of it (a program transition may be longer)
-        t = max(max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s), _whole(j.longest_transition_s))
+        t = st.intergreen_left_s  # at most what is left of it
         elapsed = 0.0
     else:
         t, elapsed = 0.0, view.green_elapsed_s
@@ -533,6 +532,9 @@ class _Static:
     max_green_s: tuple[float, ...]  # per phase: j.phases[k].max_green_s
     served_ids: tuple[tuple[str, ...], ...]  # per phase: j.served_movements(k)
     min_green_whole_s: tuple[float, ...]  # per phase: _whole(min_green_s), its green in a plan
+    # the most an intergreen in progress may still run: the longest of intergreen_s, and at least yellow_s + all_red_s
+    # and the longest program transition (a pair's or a crossing's clearance may make a change longer than those)
+    intergreen_left_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,6 +693,7 @@ def _derive_static(j: Intersection) -> _Static:
         green = set(j.served_movements(k))
         red_when.append(tuple((i, m.id) for i, m in enumerate(j.movements) if m.id not in green))
     inter = tuple(tuple(_stage_intergreen_s(j, a, b) for b in range(n)) for a in range(n))
+    longest = [max(row) for row in inter]
     serving: dict[str, tuple[int, ...]] = {}
     for k in range(n):
         for m in dict.fromkeys(j.served_movements(k)):
@@ -715,6 +718,7 @@ def _derive_static(j: Intersection) -> _Static:
         tuple(p.max_green_s for p in j.phases),
         tuple(j.served_movements(k) for k in range(n)),
         tuple(_whole(p.min_green_s) for p in j.phases),
+        max(max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s), _whole(j.longest_transition_s), *longest),
     )
 
 

@@ -80,7 +80,7 @@ def form_of(j: Intersection, order: tuple[int, ...], memo: GateMemo) -> Form | N
     if not walks or any(w is None for w in walks):
         return None
     st = memo.static(j)
-    start_s = max(max(_whole(j.yellow_s), DECISION_PERIOD_S) + _whole(j.all_red_s), _whole(j.longest_transition_s))
+    start_s = st.intergreen_left_s  # first_green_at's bound
     return Form(
         order,
         walks,  # type: ignore[arg-type]
