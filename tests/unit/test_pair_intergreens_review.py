@@ -1,0 +1,34 @@
+"""Two readings of the pair intergreens (`pair_intergreen_s`, docs/import.md rule 5) no other test held (R, session
+67, mutants of f0b37206): the loader times a program transition from the end of the stopped link's last green state,
+not its start; and a link still green when the second link starts (a permitted turn green with it, a SUMO foe) did
+not hold that start, so it makes no early cut-off of the first link's time."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.errors import JunctionError
+from controller.junctions import parse_intersection
+from sim.netprogram import ProgramPhase, pair_intergreens_s
+from tests.unit.test_pair_intergreens import _toml
+
+
+def test_a_transition_that_keeps_the_stopped_link_green_is_timed_from_the_end_of_that_green():
+    """Link 0 green 2 s into the transition, then 3 s of yellow; link 2 starts at its end, 6 s in: 4 s after link 0's
+    green, where the pair needs 5 (from the start of that state it would read 6, and pass)."""
+    short = {"from_phase": 0, "to_phase": 2, "states": ["Grr", "yrr", "rGr"], "durations_s": [2.0, 3.0, 1.0]}
+    with pytest.raises(JunctionError, match="transitions\\[0\\]") as err:
+        parse_intersection(_toml(pair_intergreen_s={"0>2": 5.0}, transitions=[short]), "j.toml")
+    assert "starts link 2 4 s after link 0's green, needs 5 s" in str(err.value)
+    whole = dict(short, durations_s=[2.0, 3.0, 2.0])
+    j = parse_intersection(_toml(pair_intergreen_s={"0>2": 5.0}, transitions=[whole]), "j.toml")
+    assert j.intergreen_s(0, 2) == 7.0
+
+
+def test_a_link_green_with_the_started_one_is_no_early_cut_off():
+    """Link 1 (a permitted turn, 'g' beside link 2, a foe of every link) keeps its green from before link 0's end to
+    after link 2's start (its 2 s alone a staggered start, under the 5 s minimum green): link 2 did not wait for it,
+    so 0 -> 2 (5 s) is link 0's clearance and counts."""
+    phases = ((30.0, "GGr"), (3.0, "yGr"), (2.0, "rGr"), (30.0, "rgG"), (3.0, "ryy"))
+    pairs = pair_intergreens_s(tuple(ProgramPhase(d, s) for d, s in phases), lambda i, k: i != k, 3.0, 5.0)
+    assert pairs[(0, 2)] == 5.0
