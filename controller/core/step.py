@@ -280,25 +280,33 @@ class Core:
         for jid in self.follows:
             js = updated[jid]
             named = js.status.program if js.status is not None else ""
-            if not named:
-                continue
-            target = program_replayed(self.layouts[jid].junction, named)
-            wait_s = self._replay_of(jid, target).cycle_s if target is not None else 0.0
-            followed = harm.follow_named(js.program, named, target, wait_s, now_s)
-            if followed == js.program:
-                continue
+            followed = js.program
+            if named:
+                target = program_replayed(self.layouts[jid].junction, named)
+                followed = harm.follow_named(js.program, named, target, self._wait_s(jid, target), now_s)
             if followed.ignored != js.program.ignored:
                 events.append((jid, f"the status names a program {named!r} that is not the light's: ignored"))
             hs = js.harm
-            if followed.replayed != js.program.replayed:
+            moved = followed.replayed != js.program.replayed
+            if moved:
                 since = f"named in force since {js.program.named_s:g} s"
                 events.append((jid, f"the replay follows the city's program {named!r} ({since})"))
                 hs = hs if hs is None else harm.program_followed(hs, named)
+            if hs is not None:  # the window before the replay follows a program named: harm.program_window
+                waiting = self._wait_s(jid, program_replayed(self.layouts[jid].junction, followed.named))
+                hs = harm.program_window(hs, bool(followed.named), moved, waiting, now_s, self.harm)
+            if followed == js.program and hs is js.harm:
+                continue
             out = dict(updated) if out is updated else out
             out[jid] = _evolve(js, program=followed, harm=hs)
         if out is not updated:
             self._sync_programs(out)
         return out
+
+    def _wait_s(self, jid: str, target: str | None) -> float:
+        """What a status naming a program waits before the replay follows it (harm.follow_named): a cycle of the
+        program replayed for it (`target`, step.program_replayed: "" the static one); 0 for a name not the light's."""
+        return self._replay_of(jid, target).cycle_s if target is not None else 0.0
 
     def _replay_of(self, jid: str, name: str) -> shadow.Program:
         """The replay's program for light `jid` running program `name` ("": the static one), built once."""

@@ -69,7 +69,8 @@ def test_under_the_policy_the_evidence_goes_on_through_a_change() -> None:
     state, changes = _run(core, state, ["night"] * 80, 6.0)
     hs = state.junctions["J"].harm
     assert state.junctions["J"].program.replayed == "night" and changes == []
-    assert hs.mode == "policy" and hs.since_s == hs0.since_s and hs.replay.span_s > hs0.replay.span_s + 70.0
+    assert hs.mode == "policy" and hs.since_s == hs0.since_s and hs.replay.span_s > hs0.replay.span_s + 5.0
+    assert hs.paused_s == 70.0  # the one-cycle wait, its fixed side the program before: discarded (H, session 67)
 
 
 def test_with_validate_return_a_change_returns_nothing_without_the_twin() -> None:
