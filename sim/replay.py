@@ -46,6 +46,7 @@ from sim.baselines import FIELD_POLICIES
 from sim.commands import simulate_command
 from sim.progress import Progress
 from sim.replay_geh import GehResult, compare_counts, count_sites
+from sim.replay_programs import PROGRAMS_FILE, write_recorded_programs
 from sim.replay_report import edgedata_additional
 
 log = logging.getLogger(__name__)
@@ -268,8 +269,18 @@ def build_scenario(
     }
     route_files = [vtypes, *routes.files, *routes.permit, out / "queues.rou.xml"]
     end_s = window.to_s - window.offset_s
-    additional = meta.get("additional_files", [])
+    files = list(meta.get("additional_files", []))
+    recorded = write_recorded_programs(site, window.start_s, window.to_s, window.offset_s, net_file, files, out)
+    info["recorded_programs"] = str(recorded) if recorded else ""
+    additional = scenario_additional(meta, req.out_dir)
     return write_sumocfg(out / "replay.sumocfg", net_file, route_files, additional, begin, end_s), info
+
+
+def scenario_additional(meta: Mapping[str, Any], out_dir: Path) -> list[str]:
+    """The scenario's additional files: the recorded scenario's (meta.json), then the WAUTs of the programs the
+    recording's statuses name (sim/replay_programs.py), where build_scenario wrote them."""
+    programs = out_dir / "scenario" / PROGRAMS_FILE
+    return [*meta.get("additional_files", []), *([str(programs)] if programs.is_file() else [])]
 
 
 def class_route_files(
@@ -538,7 +549,7 @@ def run_replay(req: ReplayRequest, cfg: Config) -> ReplayResult:
     sumocfg, info = build_scenario(req, cfg, site, meta, window)
     _progress(f"scenario {sumocfg}: {json.dumps(info)}")
     result = ReplayResult(sumocfg, window, demand=info)
-    additional = list(meta.get("additional_files", []))
+    additional = scenario_additional(meta, req.out_dir)
     t0 = time.monotonic()
     procs = {}
     shown = Progress("replay runs", len(policies), 1, write=lambda line: _progress(line.split("] ", 1)[-1]))
