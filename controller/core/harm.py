@@ -384,9 +384,9 @@ class HarmState:
     # return does not wait for a demand shift (_back)
     program_shift: str = ""
     # policy mode, [harm] follow_program_in_force: while the status names a program the replay does not run yet (the
-    # one-cycle wait of follow_named), the state when it first named it: no verdict on the fixed side's evidence, and
-    # once the replay follows that program the evidence goes back to this state's (program_window). None: no window
-    named_from: HarmState | None = None
+    # one-cycle wait of follow_named), when it first named it: no verdict on the fixed side's evidence, and once the
+    # replay follows that program the evidence is re-based on it (program_window). None: no window
+    named_s: float | None = None
     named_until_s: float = -math.inf  # the last window's end (opened + a cycle of the program named)
 
     @property
@@ -1156,7 +1156,7 @@ def decide(state: HarmState, now_s: float, params: HarmParams) -> tuple[HarmStat
             return state, None
         state = accumulate(state, params)
         # a window of program_window: the fixed side runs a program the city no longer runs, the verdict waits
-        why = _locked(state, params) or (_worse(state, now_s, params) if state.named_from is None else None)
+        why = _locked(state, params) or (_worse(state, now_s, params) if state.named_s is None else None)
         if why is None:
             return state, None
         return _to_fixed(state, now_s, why, params), why
@@ -1362,36 +1362,42 @@ def program_window(
 ) -> HarmState:
     """[harm] follow_program_in_force, policy mode: the window between the status naming a program the replay does
     not run yet (`waiting`: follow_named's one-cycle wait) and the replay following it (`followed`, this tick). In it
-    the fixed side still runs the program before, which the city no longer runs: the verdict waits (decide), and once
-    the replay follows the new program the window's evidence is discarded, as over an outage (resume): the delay and
-    arrival sums, the cumulative-sum test and the spill and trim sums go back to what they were when the status first
-    named it, its seconds paused (paused_s); the queues and what the replay learns go on. A window that ends otherwise
-    (the status names the program replayed again; or a cycle of the program named, `wait_s`, has passed: the status
-    changed names meanwhile) is counted, as it was gathered, and the verdict waits no longer. A window opens at most
-    once per window_s after the last one's end, so a status changing programs every cycle delays the verdict by a
-    cycle per window_s at most and discards no more. In fixed mode, and when a change of mode closed it: nothing."""
-    before = state.named_from
+    the fixed side still runs the program before, which the city no longer runs: the verdict waits (decide). Once
+    the replay follows the new program the evidence is re-based on it, as at a change of mode (_rebased): the
+    evidence against a program the city no longer runs, the window's and what came before, is not evidence against
+    the plan the light would now go to. A window that ends otherwise (the status names the program replayed again; or
+    a cycle of the program named, `wait_s`, has passed: the status changed names meanwhile) is counted, as it was
+    gathered, and the verdict waits no longer. A window opens at most once per window_s after the last one's end, so
+    a status changing programs every cycle re-bases the evidence once per window_s at most. In fixed mode, and when
+    a change of mode closed it: nothing."""
     if state.mode != "policy":
         return state
-    if before is not None:
+    if state.named_s is not None:
         if followed:
-            return _evolve(
-                state,
-                replay=_paused(before.replay, state.replay),
-                excess_s=before.excess_s,
-                excess_t_s=state.replay.t_s,
-                spill_pcu_s=before.spill_pcu_s,
-                trim_pcu_s=before.trim_pcu_s,
-                charge=None,
-                paused_s=state.paused_s + max(0.0, state.replay.t_s - before.replay.t_s),
-                named_from=None,
-            )
+            return _rebased(state)
         if not waiting or now_s > state.named_until_s:
-            return _evolve(state, named_from=None)
+            return _evolve(state, named_s=None)
         return state
     if waiting and not followed and now_s >= state.named_until_s + params.window_s:
-        return _evolve(state, named_from=state, named_until_s=now_s + wait_s)
+        return _evolve(state, named_s=now_s, named_until_s=now_s + wait_s)
     return state
+
+
+def _rebased(state: HarmState) -> HarmState:
+    """program_window's re-base: the evidence restarts (shadow.restart_evidence: the fixed side, now on the program
+    followed, from the controlled side's queues; the cumulative-sum test, the spill and trim sums at zero, the
+    measured spill standing now the baseline), as at a change of mode, the mode and its time (since_s) kept."""
+    return _evolve(
+        state,
+        replay=shadow.restart_evidence(state.replay),
+        excess_s=0.0,
+        excess_t_s=state.replay.t_s,
+        spill_pcu_s=(0.0, 0.0),
+        trim_pcu_s=(0.0, 0.0),
+        spill_base_pcu=state.measured_spill_pcu,
+        charge=None,
+        named_s=None,
+    )
 
 
 def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmState:
@@ -1412,7 +1418,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         paused_s=0.0,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
         program_shift="",
-        named_from=None,
+        named_s=None,
     )
 
 
