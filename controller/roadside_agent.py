@@ -59,9 +59,11 @@ def flash_state(j: Intersection) -> str:
 
 def flash_exit_all_red_s(j: Intersection) -> float:
     """The all-red between flashing operation and the first green: a full intergreen of the
-    junction (yellow_s + all_red_s). A driver may enter on flashing yellow at any moment, as at
-    the very start of a yellow, and gets the same clearance time before a conflicting green."""
-    return j.yellow_s + j.all_red_s
+    junction (yellow_s + all_red_s), or the longest the junction keeps from the end of a link's green to the start
+    of a conflicting one's where longer (a crossing's clearance, a conflicting pair's `pair_intergreen_s`:
+    Intersection.clearance_pairs). A driver may enter on flashing yellow at any moment, as at the very start of
+    a yellow, and gets the same clearance time before a conflicting green."""
+    return max(j.yellow_s + j.all_red_s, max(j.clearance_pairs[1].values(), default=0.0))
 
 
 @dataclass(frozen=True)

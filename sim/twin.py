@@ -364,27 +364,29 @@ def build_scenario(req: TwinRequest, net: sumolib.net.Net) -> tuple[list[Path], 
 
 def plan_phases(j: Intersection, wish: CycleWish) -> list[tuple[str, float]]:
     """(SUMO signal state, duration s) of one cycle of the plan: each green, then its yellow
-    (links green now and not in the next green) and all-red; links green in both stay green. A
+    (links green now and not in the next green) and all-red (all_red_s, longer where the change keeps a crossing's
+    clearance or a conflicting pair's intergreen, as the roadside runs it); links green in both stay green. A
     change with a program transition (Intersection.transitions) runs its states, as the roadside."""
     out: list[tuple[str, float]] = []
     order = wish.phase_order
     for k, (p, g) in enumerate(zip(order, wish.greens_s)):
-        cur = j.phases[p].state
-        nxt = j.phases[order[(k + 1) % len(order)]].state
+        q = order[(k + 1) % len(order)]
+        cur, nxt = j.phases[p].state, j.phases[q].state
         out.append((cur, float(g)))
-        own = j.transition(p, order[(k + 1) % len(order)])
+        own = j.transition(p, q)
         if own is not None:
             out.extend(zip(own.states, own.durations_s))
             continue
-        if nxt == cur or j.intergreen_s(p, order[(k + 1) % len(order)]) <= 0:  # no link stops: the roadside goes on
+        if nxt == cur or j.intergreen_s(p, q) <= 0:  # no link stops: the roadside goes on
             continue
         keep = [c if c in GREEN and n in GREEN else None for c, n in zip(cur, nxt)]
         yellow = "".join(k_ or ("y" if c in GREEN else "r") for k_, c in zip(keep, cur))
         red = "".join(k_ or "r" for k_ in keep)
         if j.yellow_s > 0:
             out.append((yellow, j.yellow_s))
-        if j.all_red_s > 0:
-            out.append((red, j.all_red_s))
+        red_s = max(j.all_red_s, j.all_red_between_s(p, q))  # longer where the change keeps a pair's intergreen
+        if red_s > 0:
+            out.append((red, red_s))
     return out
 
 

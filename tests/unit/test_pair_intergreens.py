@@ -190,3 +190,24 @@ def test_a_phase_green_only_on_a_free_link_is_red_for_the_others():
     pairs = pair_intergreens_s(_program(phases).phases, lambda i, k: {i, k} == {0, 1}, 3.0, 7.0)
     assert pairs == {(0, 1): 12.0, (1, 0): 12.0}
     assert stage_plan(_program(phases)).all_red_s == 0.0
+
+
+def test_a_flash_exit_clears_for_the_longest_pair():
+    """Out of flashing operation every link is red for a full intergreen before the first green (a driver may have
+    entered on flashing yellow at any moment): the pair's 5 s where the uniform change is 3 s."""
+    from controller.roadside_agent import flash_exit_all_red_s
+
+    assert flash_exit_all_red_s(parse_intersection(_toml(), "j.toml")) == 3.0
+    assert flash_exit_all_red_s(parse_intersection(_toml(pair_intergreen_s={"0>2": 5.0}), "j.toml")) == 5.0
+
+
+def test_the_twin_runs_the_pairs_all_red():
+    """The validation twin's SUMO program of a cycle plan runs each change as the roadside does: north -> east
+    (links 0 -> 1 and 2) with the pair's 2 s of all-red after the yellow, not the uniform 0 s."""
+    from controller.model import CycleWish
+    from sim.twin import plan_phases
+
+    wish = CycleWish((0, 2), (30.0, 30.0))
+    assert plan_phases(parse_intersection(_toml(), "j.toml"), wish)[:2] == [("Grr", 30.0), ("yrr", 3.0)]
+    j = parse_intersection(_toml(pair_intergreen_s={"0>2": 5.0}), "j.toml")
+    assert plan_phases(j, wish) == [("Grr", 30.0), ("yrr", 3.0), ("rrr", 2.0), ("rGG", 30.0), ("ryy", 3.0)]
