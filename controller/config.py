@@ -109,7 +109,7 @@ class TimingConfig:
     crossings_max_red: bool = True  # sim/netimport.py: each crossing a movement of the file, red at most max_red_s
     cyclist_clearance: bool = False  # sim/netmovements.py: each movement's cyclist_clear_s (core/safety.py reads it)
     cyclist_speed_mps: float = 4.0  # with cyclist_clearance: a cyclist's speed through the junction
-    pair_intergreens: bool = False  # sim/netimport.py: each conflicting pair's program intergreen, pair_intergreen_s
+    pair_intergreens: bool = True  # sim/netimport.py: each conflicting pair's program intergreen, pair_intergreen_s
 
 
 @dataclass(frozen=True)

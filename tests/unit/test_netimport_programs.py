@@ -432,9 +432,10 @@ def test_staggered_starts_merge_into_the_green_they_lead_to(tmp_path):
     # the change into the merged green is the program's: yellow 3 s, then its links start one a second
     assert j.intergreen_s(0, 1) == pytest.approx(3.0 + 5.0)
     assert j.phases[0].min_green_s >= 15.3 and j.phases[1].min_green_s >= 15.3
-    # without the program's transitions every link of the merged green would start after the derived 3 s, where
-    # the program starts link 4 a second later than link 3: refused, naming the pair
-    derived = replace(slow_walk, timing=replace(slow_walk.timing, program_transitions=False))
+    # without the program's transitions and without [timing] pair_intergreens (on by default since session 67)
+    # every link of the merged green would start after the derived 3 s, where the program starts link 4 a second
+    # later than link 3: refused, naming the pair
+    derived = replace(slow_walk, timing=replace(slow_walk.timing, program_transitions=False, pair_intergreens=False))
     result = import_network(net, tmp_path / "d", derived, additional=[additional(tmp_path, "g.add.xml", body)])
     reason = dict(result.skipped)["C"]
     assert "12 stages at their minimum greens" in reason, reason
