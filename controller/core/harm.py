@@ -1387,7 +1387,14 @@ def _rebased(state: HarmState) -> HarmState:
     """program_window's re-base: the evidence restarts (shadow.restart_evidence: the fixed side, now on the program
     followed, from the controlled side's queues; the cumulative-sum test, the spill and trim sums at zero, the
     measured spill standing now the baseline), as at a change of mode, the mode and its time (since_s) kept."""
-    return _evolve(
+    return replace(_evidence_restarted(state), charge=None, named_s=None)
+
+
+def _evidence_restarted(state: HarmState) -> HarmState:
+    """The state with its evidence restarted (_rebased and _switch): the fixed side from the controlled side's
+    queues, the cumulative-sum test, the spill and trim sums at zero, the measured spill standing now the
+    baseline."""
+    return replace(
         state,
         replay=shadow.restart_evidence(state.replay),
         excess_s=0.0,
@@ -1395,8 +1402,6 @@ def _rebased(state: HarmState) -> HarmState:
         spill_pcu_s=(0.0, 0.0),
         trim_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
-        charge=None,
-        named_s=None,
     )
 
 
@@ -1404,16 +1409,10 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
     """The change of mode: the evidence restarts, and the hidden queue standing now becomes the
     baseline measured_spill charges growth above (the policy's from here on)."""
     return replace(
-        state,
-        replay=shadow.restart_evidence(state.replay),
+        _evidence_restarted(state),
         mode=mode,
         since_s=now_s,
         reason=reason,
-        excess_s=0.0,
-        excess_t_s=state.replay.t_s,
-        spill_pcu_s=(0.0, 0.0),
-        trim_pcu_s=(0.0, 0.0),
-        spill_base_pcu=state.measured_spill_pcu,
         plan_settle_s=None,
         paused_s=0.0,
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
