@@ -50,7 +50,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (  # (module, attribute, label): nest
     ("controller.core.step:Core", "_gate_due", "  safety gate: the network pass's cycle wishes together"),
     ("controller.core.step:Core", "_junction", "  per junction: policy, gate, send"),
     ("controller.adapters.metrics:ServiceMetrics", "tick_done", "metrics (per tick)"),
-    ("controller.adapters.metrics:ServiceMetrics", "_each_tick", "  every tick: acks, signal folding, modes"),
+    # a run nobody collects (no --metrics-port: ServiceMetrics(collected=False)) finds only the junctions due
+    ("controller.adapters.metrics:ServiceMetrics", "_due", "  every tick: the junctions due (nothing collects)"),
     ("controller.adapters.metrics:ServiceMetrics", "_refresh", "  junctions due: figures and gauges"),
     ("controller.adapters.metrics:ServiceMetrics", "_update_junction", "    per junction: gauges"),
     ("controller.adapters.metrics:ServiceMetrics", "_network", "  network figures"),
