@@ -5,11 +5,14 @@ not hold that start, so it makes no early cut-off of the first link's time."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from controller.errors import JunctionError
 from controller.junctions import parse_intersection
-from sim.netprogram import ProgramPhase, pair_intergreens_s
+from sim import netimport
+from sim.netprogram import ProgramPhase, StagePlan, pair_intergreens_s
 from tests.unit.test_pair_intergreens import _toml
 
 
@@ -32,3 +35,23 @@ def test_a_link_green_with_the_started_one_is_no_early_cut_off():
     phases = ((30.0, "GGr"), (3.0, "yGr"), (2.0, "rGr"), (30.0, "rgG"), (3.0, "ryy"))
     pairs = pair_intergreens_s(tuple(ProgramPhase(d, s) for d, s in phases), lambda i, k: i != k, 3.0, 5.0)
     assert pairs[(0, 2)] == 5.0
+
+
+def test_a_pair_another_program_keeps_longer_than_the_plans_own_clearance_is_kept(monkeypatch):
+    """The plan lists 0 -> 1 at 3.5 s (its own program's clearance_s, under yellow 3 + all-red 2); a second program
+    of the light (a WAUT's) keeps 4.5 s between them: the pair is kept at 4.5, measured against the plan's 3.5, not
+    the whole 5 s change (a change stopping 0 and starting 1 would else run 3.5 s, under the city's 4.5). Session 68,
+    R: mutant Nf0b-9 (the kept pairs compared with yellow_s + all_red_s only) survived the other tests."""
+    monkeypatch.setattr(netimport, "_foes", lambda tl, links: lambda i, k: i != k)
+
+    def program(red_s: float) -> tuple[ProgramPhase, ...]:
+        phases = ((30.0, "Gr"), (3.0, "yr"), (red_s, "rr"), (30.0, "rG"), (3.0, "ry"), (2.0, "rr"))
+        return tuple(ProgramPhase(d, s) for d, s in phases)
+
+    plan = StagePlan((), 3.0, 2.0, 70.0, frozenset(), frozenset(), frozenset(), clearance_s=((0, 1, 3.5),))
+    conns = SimpleNamespace(vehicle=[SimpleNamespace(link=0), SimpleNamespace(link=1)])
+    both = netimport._with_pair_intergreens(plan, None, [program(0.5), program(1.5)], conns, (3.0, 2.0, 5.0))
+    assert both.pair_intergreen_s == ((0, 1, 4.5),)
+    # its own program alone keeps what the plan lists: nothing to add
+    own = netimport._with_pair_intergreens(plan, None, [program(0.5)], conns, (3.0, 2.0, 5.0))
+    assert own.pair_intergreen_s == ()
