@@ -108,11 +108,12 @@ def test_the_storage_of_the_shared_road_is_split_between_the_lanes(imported):
     assert left.storage_pcu == pytest.approx(DET.advance_dist_m / 2 / DET.vehicle_spacing_m, abs=0.01)
 
 
-@pytest.mark.parametrize("feeder_m", [12.0, 40.0])
+@pytest.mark.parametrize("feeder_m", [12.0, 16.0, 40.0])
 def test_a_shared_loop_only_where_the_road_to_the_stop_line_loop_holds_a_vehicle_for_each_lane(tmp_path, feeder_m):
     """On a 12 m entry the loop a vehicle spacing in would be about 4.5 m from the pockets' stop-line loops: under one
-    vehicle (vehicle_spacing_m) for each of the two lanes, so none (rand_short_edges: 3.7 m); on a 40 m entry, 32.5 m
-    (ingolstadt7's 124812856#0: 32.1 m), one shared by the two."""
+    vehicle (vehicle_spacing_m) for each of the two lanes, so none (rand_short_edges: 3.7 m); on a 16 m entry about
+    8.5 m: one vehicle, not one for each lane, so none either (R, session 68: mutant D3a5-1, one vehicle for all the
+    lanes, survived); on a 40 m entry, 32.5 m (ingolstadt7's 124812856#0: 32.1 m), one shared by the two."""
     import_network(_split_net(tmp_path, feeder_m), tmp_path / "on", ON)
     (j,) = load_intersections(tmp_path / "on").values()
     adv, stop = _loops(j, "advance"), _loops(j, "stop")
