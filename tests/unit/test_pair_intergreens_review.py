@@ -5,6 +5,7 @@ not hold that start, so it makes no early cut-off of the first link's time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from controller.errors import JunctionError
 from controller.junctions import parse_intersection
 from sim import netimport
-from sim.netprogram import ProgramPhase, StagePlan, pair_intergreens_s
+from sim.netprogram import Program, ProgramPhase, StagePlan, aligned_greens_s, pair_intergreens_s, stage_plan
 from tests.unit.test_pair_intergreens import _toml
 
 
@@ -55,3 +56,17 @@ def test_a_pair_another_program_keeps_longer_than_the_plans_own_clearance_is_kep
     # its own program alone keeps what the plan lists: nothing to add
     own = netimport._with_pair_intergreens(plan, None, [program(0.5)], conns, (3.0, 2.0, 5.0))
     assert own.pair_intergreen_s == ()
+
+
+def test_the_base_greens_count_a_pairs_longer_change_and_the_cycle_stays_the_programs():
+    """Two stages, 33 s spans (30 s green + 3 s yellow), the model's change derived (no program transitions, all-red
+    0): a pair 0 -> 1 kept 5 s makes stage 0's change 5 s, so its base green is 28 s and the base cycle the program's
+    66 s (without the pair read, 30 s and a 68 s cycle). Session 68, R: mutant Nf0b-8 (aligned_greens_s' pair loop
+    removed) survived the other tests."""
+    phases = ((30.0, "Gr"), (3.0, "yr"), (30.0, "rG"), (3.0, "ry"))
+    plan = stage_plan(Program("0", "own", 0.0, tuple(ProgramPhase(d, s) for d, s in phases), "test"))
+    derived = replace(plan, transitions=())
+    assert aligned_greens_s(derived, 3.0, 0.0) == (30.0, 30.0)
+    greens = aligned_greens_s(replace(derived, pair_intergreen_s=((0, 1, 5.0),)), 3.0, 0.0)
+    assert greens == (28.0, 30.0)
+    assert sum(greens) + 5.0 + 3.0 == plan.cycle_s == 66.0
