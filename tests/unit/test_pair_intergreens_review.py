@@ -5,15 +5,18 @@ not hold that start, so it makes no early cut-off of the first link's time."""
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
+import run_controller
 from controller.errors import JunctionError
 from controller.junctions import parse_intersection
 from sim import netimport
 from sim.netprogram import Program, ProgramPhase, StagePlan, aligned_greens_s, pair_intergreens_s, stage_plan
+from tests.netbuild import additional, cross_net, tl_logic
 from tests.unit.test_pair_intergreens import _toml
 
 
@@ -70,3 +73,30 @@ def test_the_base_greens_count_a_pairs_longer_change_and_the_cycle_stays_the_pro
     greens = aligned_greens_s(replace(derived, pair_intergreen_s=((0, 1, 5.0),)), 3.0, 0.0)
     assert greens == (28.0, 30.0)
     assert sum(greens) + 5.0 + 3.0 == plan.cycle_s == 66.0
+
+
+def test_a_pair_only_a_program_the_lights_waut_switches_to_keeps_is_kept(tmp_path, capsys):
+    """The model runs program a (uniform 3 s yellows); the light's WAUT switches it to b at 600 s, which starts the
+    east and west rights (links 3 and 9) 2 s after the other east-west links: 5 s after the north-south foes' green
+    (7 -> 3, 1 -> 9). The junction file keeps those pairs, read from b (session 68, R: mutant Nf0b-10, the pairs of
+    the modelled program only, survived)."""
+    ns, ew = "GGgrrrGGgrrr", "rrrGGgrrrGGg"  # cross_net's 12 links: 0-2 from N, 3-5 from E, 6-8 from S, 9-11 from W
+
+    def yellow(state: str) -> str:
+        return state.replace("G", "y").replace("g", "y")
+
+    cross_net(tmp_path)
+    a = tl_logic("C", "a", [(30, ns), (3, yellow(ns)), (30, ew), (3, yellow(ew))])
+    b = tl_logic("C", "b", [(30, ns), (3, yellow(ns)), (2, "rrrrGgrrrrGg"), (28, ew), (3, yellow(ew))])
+    waut = '<WAUT id="w" startProg="a" refTime="0"><wautSwitch time="600" to="b"/></WAUT>'
+    additional(tmp_path, "city.add.xml", f'{b}\n{a}\n{waut}<wautJunction wautID="w" junctionID="C"/>')
+    cfg = tmp_path / "s.sumocfg"
+    cfg.write_text(
+        '<configuration><input><net-file value="cross.net.xml"/><additional-files value="city.add.xml"/></input>'
+        "</configuration>"
+    )
+    assert run_controller.run(["import-net", str(cfg), "--out", str(tmp_path / "out")]) == (0, "import-net")
+    capsys.readouterr()
+    table = tomllib.loads((tmp_path / "out" / "C.toml").read_text())
+    assert [p["id"] for p in table["programs"]] == ["b"]
+    assert table["pair_intergreen_s"] == {"1>9": 5.0, "7>3": 5.0}
