@@ -388,6 +388,18 @@ class HarmState:
     # replay follows that program the evidence is re-based on it (program_window). None: no window
     named_s: float | None = None
     named_until_s: float = -math.inf  # the last window's end (opened + a cycle of the program named)
+    named_excess_s: float = 0.0  # the cumulative-sum test when the window opened (what _rebased parks)
+    # [harm] follow_program_in_force: the city's program the replay's fixed side runs (step.JunctionState.program's
+    # `replayed`, "": the static one; program_followed), and the one the evidence restarted on last (_rebased, _switch)
+    program: str = ""
+    evidence_of: str = ""
+    # policy mode: the cumulative-sum test gathered against each program the replay followed since the policy took
+    # over and no longer runs, (program, excess_s): resumed when the replay follows it again (_rebased), so a status
+    # that keeps changing programs restarts no program's evidence. (): none
+    parked: tuple[tuple[str, float], ...] = ()
+    # the programs the fixed side ran at the verdicts of this streak of losses (relapses; _to_fixed, reject): a hold
+    # ends at a change to another program (_back). (): none known
+    lost_to: tuple[str, ...] = ()
 
     @property
     def gains(self) -> shadow.Gains:
@@ -1181,8 +1193,17 @@ def _to_fixed(state: HarmState, now_s: float, why: str, params: HarmParams) -> H
     hold it earns, and the switch."""
     relapses = 0 if policy_s(state, now_s) >= params.hold_max_s else state.relapses
     hold = min(params.hold_s * 2.0**relapses, params.hold_max_s)
-    fixed = replace(state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0)
+    lost = _lost_to(state if relapses else replace(state, lost_to=()), state.evidence_of, state.program)
+    fixed = replace(
+        state, switches=state.switches + 1, relapses=relapses + 1, hold_s=hold, demand_ref_pcu_h=0.0, lost_to=lost
+    )
     return _switch(fixed, "fixed", now_s, why)
+
+
+def _lost_to(state: HarmState, *programs: str) -> tuple[str, ...]:
+    """state.lost_to with `programs` the policy lost against (a verdict's evidence: the program it restarted on and
+    the one the fixed side runs, which differ when the replay followed a program within window_s of a restart)."""
+    return state.lost_to + tuple(p for p in dict.fromkeys(programs) if p not in state.lost_to)
 
 
 def network_verdict(
@@ -1230,6 +1251,7 @@ def reject(state: HarmState, reason: str, now_s: float, params: HarmParams) -> H
         reason=f"return rejected: {reason}",
         demand_ref_pcu_h=0.0,
         program_shift="",  # the twin judged the policy under the program in force: a new change is needed
+        lost_to=_lost_to(state, state.program),
     )
 
 
@@ -1297,13 +1319,16 @@ def _back(state: HarmState, now_s: float, params: HarmParams) -> str | None:
     demand (the replay's, measured under the fixed plan) to move by more than demand_shift from
     what it was when the hold ended; with fall_needs_room a fall counts only while no approach is
     overrun (overrun), or for a change of the city's program in force since the verdict (program_shift)."""
-    if now_s - state.since_s < state.hold_s:
-        return None
     if 0 < params.max_losses <= state.relapses:
+        return None
+    if state.program_shift and state.lost_to and state.program not in state.lost_to:
+        lost = ", ".join(repr(p) if p else "the static program" for p in state.lost_to)
+        return f"the city's program {state.program_shift!r} in force, the policy judged worse against {lost} only"
+    if now_s - state.since_s < state.hold_s:
         return None
     if state.relapses <= params.timed_returns:
         return f"hold of {state.hold_s:.0f} s over"
-    if state.program_shift:
+    if state.program_shift and not state.lost_to:
         return (
             f"hold of {state.hold_s:.0f} s over, the city's program {state.program_shift!r} in force since the verdict"
         )
@@ -1325,12 +1350,17 @@ def overrun(state: HarmState) -> bool:
     return hidden is not None and bool((hidden > 0).any())
 
 
-def program_followed(state: HarmState, program: str) -> HarmState:
-    """The replay follows the city's program `program` from now (follow_named). In fixed mode the verdict that
-    holds the light was against another program: once its hold is over, the return does not wait for a demand
-    shift (_back); the hold itself stays, so a status that changes programs ends no hold sooner. In policy
-    mode: unchanged."""
-    return replace(state, program_shift=program) if state.mode == "fixed" else state
+def program_followed(state: HarmState, named: str, replayed: str) -> HarmState:
+    """The replay follows the city's program `named` from now (follow_named; `replayed`: what it runs for it, "" the
+    static program). In fixed mode (program_shift) the hold ends at once where the verdicts of this streak of losses
+    were all against other programs (lost_to; through the twin with validate_return, as any return): the evidence
+    was against a plan the city no longer runs, and the light now runs one the policy was not judged against.
+    Otherwise the hold stays (a status returning to a program the policy lost against ends none: each program ends
+    at most one hold per streak, each loss doubling the next). In policy mode the evidence is re-based
+    (program_window)."""
+    if state.mode == "fixed":
+        return replace(state, program=replayed, program_shift=named)
+    return replace(state, program=replayed)
 
 
 def follow_named(
@@ -1379,15 +1409,24 @@ def program_window(
             return _evolve(state, named_s=None)
         return state
     if waiting and not followed and now_s >= state.named_until_s + params.window_s:
-        return _evolve(state, named_s=now_s, named_until_s=now_s + wait_s)
+        return _evolve(state, named_s=now_s, named_until_s=now_s + wait_s, named_excess_s=state.excess_s)
     return state
 
 
 def _rebased(state: HarmState) -> HarmState:
     """program_window's re-base: the evidence restarts (shadow.restart_evidence: the fixed side, now on the program
     followed, from the controlled side's queues; the cumulative-sum test, the spill and trim sums at zero, the
-    measured spill standing now the baseline), as at a change of mode, the mode and its time (since_s) kept."""
-    return replace(_evidence_restarted(state), charge=None, named_s=None)
+    measured spill standing now the baseline), as at a change of mode, the mode and its time (since_s) kept. The
+    cumulative-sum test as the window opened is not lost but parked with the program it was gathered against
+    (evidence_of), and the one gathered against the program followed, if the replay ran it before under the policy,
+    resumes: a status that keeps changing programs (R, session 67) delays a verdict but cannot keep it from being
+    reached."""
+    parked = dict(state.parked)
+    if state.named_excess_s > 0:  # the window's own evidence is for neither program
+        parked[state.evidence_of] = state.named_excess_s
+    resumed = parked.pop(state.program, 0.0)
+    out = replace(_evidence_restarted(state), charge=None, named_s=None, parked=tuple(sorted(parked.items())))
+    return replace(out, excess_s=resumed) if resumed else out
 
 
 def _evidence_restarted(state: HarmState) -> HarmState:
@@ -1402,6 +1441,7 @@ def _evidence_restarted(state: HarmState) -> HarmState:
         spill_pcu_s=(0.0, 0.0),
         trim_pcu_s=(0.0, 0.0),
         spill_base_pcu=state.measured_spill_pcu,
+        evidence_of=state.program,
     )
 
 
@@ -1418,6 +1458,7 @@ def _switch(state: HarmState, mode: Mode, now_s: float, reason: str) -> HarmStat
         standing_green_s=None if state.standing_green_s is None else np.zeros_like(state.standing_green_s),
         program_shift="",
         named_s=None,
+        parked=(),
     )
 
 

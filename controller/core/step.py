@@ -291,7 +291,9 @@ class Core:
             if moved:
                 since = f"named in force since {js.program.named_s:g} s"
                 events.append((jid, f"the replay follows the city's program {named!r} ({since})"))
-                hs = hs if hs is None else harm.program_followed(hs, named)
+                hs = hs if hs is None else harm.program_followed(hs, named, followed.replayed)
+            elif hs is not None and hs.program != followed.replayed:  # a state not built here (a restart's)
+                hs = replace(hs, program=followed.replayed, evidence_of=followed.replayed)
             if hs is not None:  # the window before the replay follows a program named: harm.program_window
                 waiting = self._wait_s(jid, program_replayed(self.layouts[jid].junction, followed.named))
                 hs = harm.program_window(hs, bool(followed.named), moved, waiting, now_s, self.harm)

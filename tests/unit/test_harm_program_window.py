@@ -43,9 +43,12 @@ def test_once_the_program_is_followed_the_evidence_is_re_based_on_it() -> None:
     before, t_s = _losing()
     state = replace(before, excess_s=before.excess_s + 10 * FAST.excess_budget_s, spill_pcu_s=(1.0, 2.0))
     opened = harm.program_window(state, True, False, 70.0, t_s - 1.0, FAST)
-    followed = harm.program_window(opened, False, True, 70.0, t_s + 69.0, FAST)
+    night = harm.program_followed(opened, "night", "night")  # step: the program first, then the window
+    followed = harm.program_window(night, False, True, 70.0, t_s + 69.0, FAST)
     assert followed.named_s is None and followed.named_until_s == t_s + 69.0
     assert followed.excess_s == 0.0 and followed.spill_pcu_s == (0.0, 0.0) and followed.replay.span_s == 0.0
+    assert followed.parked == (("", state.excess_s),) and followed.evidence_of == "night"  # kept for the static one
+    assert opened.named_excess_s == state.excess_s  # the test as the window opened: its own evidence is for neither
     fixed_q, controlled_q = followed.replay.sides.queue_pcu
     assert (fixed_q == controlled_q).all()  # the fixed side from the controlled side's queues, as at a switch
     assert followed.mode == "policy" and followed.since_s == state.since_s and followed.paused_s == state.paused_s
