@@ -15,9 +15,14 @@ what arrives; keepalives wait), so a pump does not suit a service that idles on 
 With `gather_writes` a publish (and every other packet) is queued, not written: the pump's next
 round starts by writing each connection's queue in one `send` (controller/adapters/paho_write.py),
 so the packets a thread queues in a row (a tick's plans and `ticked`, the clock's pack and clock
-message) cost one system call and one wake-up of the broker, and a burst read's acknowledgements
-go in one after the read. The publisher must run the pump after publishing (as a lockstep field
-does, waiting for the answer); without it a publish from the pump's thread is written at once.
+message) cost one system call and one wake-up of the broker. What a read queues (the PUBACKs of a
+burst, a CONNACK's subscriptions) waits for that round's start too, with whatever the connection
+queues meanwhile: a field device's PUBACK of its plan goes with its next status, the controller's
+PUBACKs of the clock and the statuses with its tick's plans, the clock's PUBACK of `ticked` with the
+next pack (a lockstep replay: a third fewer sends; BENCHMARKS.md, issue 12, S session 68). Only a
+queue the poll found the socket ready to take while bytes still waited is written after the read.
+The publisher must run the pump after publishing (as a lockstep field does, waiting for the
+answer); without it a publish from the pump's thread is written at once.
 
 Example (one thread, two devices, each with its own credentials)::
 
@@ -124,7 +129,9 @@ class MqttPump:
                 continue  # lost while another client was served
             if events & POLL_READ:
                 client.pump_read()
-            if client.wants_write():  # what did not fit, what the reads queued (a CONNACK's subscriptions)
+            # what did not fit (the poll found the socket writable); without gather_writes also what the reads queued
+            # (a CONNACK's subscriptions); gathered, that waits for the next round's start (queued())
+            if (events & select.POLLOUT or not self.gather_writes) and client.wants_write():
                 client.pump_write()
         if now_s >= self._misc_due_s:
             self._misc_due_s = now_s + self.misc_every_s

@@ -11,8 +11,9 @@ the broker: about 21,000 of them in a city run of 900 s (BENCHMARKS.md, issue 12
 `_packet_queue`, `_packet_write`, `_sock_send`; elsewhere the client keeps paho's writer):
 - for a pumped client it registers `on_socket_register_write` (paho's public hook for an external event loop): paho then
   queues each packet instead of writing it at once, and calls the hook when a packet comes to an
-  empty queue; the pump writes such a connection's queue at the start of its next round (and, as
-  before, after a read, and when its poll finds the socket writable while bytes still wait);
+  empty queue; the pump writes such a connection's queue at the start of its next round (also what
+  a read queued: a burst's PUBACKs go with the connection's next packets), and after a read when its
+  poll finds the socket writable while bytes still wait;
 - `gathered_packet_write` replaces the client's `_packet_write`: the bytes of the packets queued, up
   to and including a DISCONNECT and at most GATHER_BYTES (at least one packet), are joined and sent
   with one call of paho's own `_sock_send`; then paho's own `_packet_write` walks the queue as it

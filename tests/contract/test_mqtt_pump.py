@@ -13,7 +13,9 @@ import os
 import threading
 
 import pytest
+from paho.mqtt import client as paho_client
 
+from controller.adapters import paho_write
 from controller.adapters.mqtt import MqttClient
 from controller.adapters.mqtt_pump import MqttPump
 from sim.broker import CONTROLLER, Broker, field_user
@@ -120,6 +122,39 @@ def test_a_pumped_close_flushes_what_is_in_flight(broker, clients, gather):
     assert dev.pending() == 0 and not pump.clients
     assert wait_until(lambda: len(seen) == 200, 5.0)
     assert [int(p) for p in seen] == list(range(200))
+
+
+def test_a_gathered_read_s_puback_goes_with_the_connection_s_next_packet(broker, clients, monkeypatch):
+    """Gathered, what a read queues waits for the pump's next round: a device's PUBACK of its plan
+    is not written after the read but with its status, the same bytes in one send (S, session 68);
+    the broker then has both: the plan is acknowledged (nothing redelivered) and the status arrives."""
+    pump = MqttPump(gather_writes=True)
+    plans: list[tuple[str, bytes]] = []
+    dev = _pumped_devices(broker, pump, plans)["J1"]
+    clients.append(dev)
+    statuses: list[bytes] = []
+    ctl = MqttClient(broker.settings(CONTROLLER), lambda topic, payload: statuses.append(payload)).start()  # own thread
+    clients.append(ctl)
+    ctl.subscribe([broker.topics.status("J1")], qos=1)
+    ctl.wait_connected(10.0)
+    sends: list[bytes] = []  # the device's, by paho's send (alone) or the gathered writer's (paho_write)
+    paho_send = paho_client.Client._sock_send
+
+    def counted(client: paho_client.Client, buf: bytes) -> int:
+        if client is dev._client:
+            sends.append(bytes(buf))
+        return paho_send(client, buf)
+
+    monkeypatch.setattr(paho_client.Client, "_sock_send", counted)
+    monkeypatch.setattr(paho_write, "_paho_send", counted)
+    mid = ctl.publish(broker.topics.plan("J1"), b"plan", qos=1)
+    assert pump.run_until(lambda: len(plans) == 1, 10.0)
+    assert dev.wants_write() and sends == []  # the PUBACK waits in the queue
+    dev.publish(broker.topics.status("J1"), b"status", qos=1, retain=True)
+    assert pump.run_until(lambda: statuses == [b"status"] and dev.pending() == 0, 10.0)
+    # one send: the PUBACK (of the broker's message id for the plan), then the status
+    assert len(sends) == 1 and sends[0][:2] == b"\x40\x02" and sends[0].endswith(b"status")
+    assert ctl.wait_ack(mid, 5.0) == 0 and plans == [(broker.topics.plan("J1"), b"plan")]
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
