@@ -41,7 +41,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (  # (module, attribute, label): nest
     ("controller.core.step:Core", "step", "core step (all junctions)"),
     ("controller.core.netestimate", "fold", "  estimator"),
     ("controller.core.netestimate", "readings_from_frame", "    frame -> network arrays"),
-    ("controller.core.netestimate", "_lanes", "    lane update"),
+    ("controller.core.netestimate", "update_lanes", "    lane update (compiled once warmed up: lanerows)"),
     ("controller.core.netestimate", "_movements", "    borrowing, lanes -> movements (network)"),
     ("controller.core.netestimate", "_cut", "    per junction: estimates cut from the network"),
     ("controller.core.step:Core", "_observe_harm", "  do-no-harm: replays, and the charges for a verdict"),

@@ -4,7 +4,8 @@ Every junction's loops and lanes are concatenated into one `NetworkLayout`; one 
 readings of all junctions are folded in by one pass of the lane update (estimation._health,
 _lane_signals, _lanes), of the borrowing of lanes without a working loop and of the lanes ->
 movements shares (estimation._borrow, movement_arrays) over those long arrays, instead of one
-pass per junction. Per junction remain only the cut of each junction's Estimate out of the
+pass per junction (_lanes, or its loops compiled by numba once a process warmed them up: lanerows.py, the
+same floats). Per junction remain only the cut of each junction's Estimate out of the
 network arrays (views) and a loop's reference count (the mean of the other loops of its
 junction). Every operation is element-wise or a sequential sum in a fixed order within a
 junction (estimation.LaneMaps), so each junction's estimate is bit for bit the one
@@ -42,7 +43,6 @@ from controller.core.estimation import (
     _borrow,
     _health,
     _lane_signals,
-    _lanes,
     _Readings,
     _sat_estimate,
     block_now_lanes,
@@ -52,6 +52,7 @@ from controller.core.estimation import (
 )
 from controller.core.estimation import update as estimation_update
 from controller.core.feedarrays import DetectorFrame, FrameLayout
+from controller.core.lanerows import update_lanes
 from controller.model import VEHICLE_CLASSES, Snapshot
 
 _LANE_FIELDS = (
@@ -293,7 +294,7 @@ def update_all(
     health, usable = _health(net, h, readings, period_s, (totals[net.det_junction] - readings.veh) / net.det_others)
     rows = net.lane_rows([green_phases.get(j) for j in net.jids])
     sig = _lane_signals(net, L, readings, health.faulty, usable, net.green_table[rows], net.protected_table[rows])
-    lanes, arr, dep = _lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
+    lanes, arr, dep = update_lanes(net, L, readings, sig, period_s, net.params.flow_window_s)
     now = block_now_lanes(L, sig, lanes.block)
     lanes, movements = _movements(net, lanes, arr, dep, sig.stop_alive | sig.adv_alive, now)
     out, tick = _cut(net, ests, r, lanes, health, movements, cache)

@@ -50,6 +50,22 @@ def test_another_policy_compiles_nothing_at_its_start():
     assert compiled_before_and_after("adaptive") == [0, 1]  # (its first floors-together call would compile)
 
 
+# under every policy warm_up loads the estimator's compiled lane update (lanerows) and the estimator uses it from then
+# on; prints the loops' signatures compiled and whether the estimator's pass runs them (E, session 68)
+LANES = """
+from controller.core import lanerows
+from controller.live import warm_up
+before = lanerows._use[0]
+warm_up("adaptive")
+print(before, lanerows._use[0], [len(k.signatures) for k in lanerows.kernels()])
+"""
+
+
+def test_every_policy_warms_the_estimators_compiled_lane_update_up_and_uses_it():
+    out = subprocess.run([sys.executable, "-c", LANES], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "[1,", "1,", "1,", "1]"]
+
+
 # -- numba's disk cache (warm_up, compile_cache.compile_cache_dir): a later process loads what an earlier one compiled -
 # warm_up, then raise_rows compiled (or loaded) against raise_rows run by Python on random rows; prints the
 # compiled loop's cache hits and misses and whether the two agree to the bit
