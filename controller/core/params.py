@@ -91,6 +91,13 @@ class MaxPressureParams:
     program_order_share: float = 0.0  # leaving the phase in force, the phase the junction's program runs next
     # is chosen over the highest pressure while it has at least this share of it (and more than the phase
     # in force): the program's own rotation of stages, with its short transitions; 0: off
+    whole_change: bool = False  # leaving the phase in force, the target is the phase with the highest pressure per
+    # second of its whole change: each movement it starts credited with the phase's minimum green (at least
+    # switch_service_s) against the change's intergreen and start-up loss (change_useful); whether to leave is
+    # decided as before, with switch_service_s. False: the target is the highest pressure
+    lead_in: bool = False  # leaving the phase in force for a phase whose change holds some links longer than others
+    # (pair intergreens), the policy enters first a phase of a strict subset of its greens entered sooner through
+    # which the target's whole green starts no later (lead_in): the program's own lead-in; False: straight there
     program_order_saturated: bool = False  # leaving the phase in force for a phase serving a queue that
     # reaches past its advance loop, the policy serves instead the first such phase in the program's order
     # after the phase in force, where that order loses less to intergreens (saturated_successor); False: the

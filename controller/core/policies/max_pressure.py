@@ -54,7 +54,10 @@ program runs next instead while that one keeps the share of the highest pressure
 (program_successor); with `program_order_saturated`, where the highest pressure is a phase
 whose queue reaches past its advance loop, the switch goes to the first such phase in the
 program's order where that order loses less to intergreens (saturated_phases,
-saturated_successor). Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
+saturated_successor); with `whole_change` the target is the phase with the highest pressure per second of its
+whole change among those above the phase in force (change_useful: T its minimum green); with `lead_in` the switch
+enters first the program's lead-in of the target where a pair intergreen holds part of it longer (lead_in).
+Example, one movement per phase, equal saturation flows, T = 2 s, a 5 s
 intergreen and a 3 s start-up loss: phase 0 green past its minimum with 3 PCU queued (w = 1),
 phase 1's movement red for 30 s (w = 1.5 with `wait_scale_s` 60) with 9 PCU: phase 1 weighs
 9 x 1.5 x 2 / 10 = 2.7 < 3, phase 0 is kept; with 12 PCU (3.6) the policy asks for phase 1.
@@ -255,17 +258,58 @@ def walker_tail(j: Intersection, cur: int, intergreen_s: np.ndarray) -> int:
     return tail if any(intergreen_s[tail, k] < intergreen_s[cur, k] - 1e-9 for k in others) else -1
 
 
-def switch_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
+def switch_useful(
+    layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float | np.ndarray
+) -> np.ndarray:
     """(phases, movements) T / (T + L_mk) with phase `cur` in force: L_mk = the intergreen
     cur -> k plus the start-up lost time for a movement k starts, 0 for one green in both (a
     link switched off, 'o', shows red through the intergreen: it starts again) and for every
-    movement of `cur` itself."""
+    movement of `cur` itself. `switch_service_s` T: one figure, or (phases, 1) one per phase k (change_useful)."""
     green = layout.serves_green
     keeps = green[cur][None, :] & green
     keeps[cur] = layout.serves[cur]
     loss = np.where(keeps, 0.0, intergreen_s[cur][:, None] + layout.params.startup_lost_s)
     out: np.ndarray = switch_service_s / (switch_service_s + loss)
     return out
+
+
+def change_useful(layout: Layout, intergreen_s: np.ndarray, cur: int, switch_service_s: float) -> np.ndarray:
+    """(phases, movements) `[max_pressure] whole_change`'s factor: switch_useful with each phase k's T its minimum
+    green (at least `switch_service_s`), G_k / (G_k + L_mk). A switch buys at least the target's minimum green, and
+    its whole change lasts its intergreen and start-up loss more: the pressure per second of that whole change. With
+    T = switch_service_s alone (2 s) a second more of intergreen weighs as much as a second of service, so a target
+    behind a change 1 s longer loses to a short stage that pays the same change after its minimum green (RiLSA_example4
+    with [timing] pair_intergreens: from stage 2 the main stage behind 11 s against N's stage behind 10 s, then 11 s
+    to the main stage; BENCHMARKS.md, N session 68). Example: from phase 0, phase 1 starts m behind an 11 s change and
+    3 s start-up loss, minimum green 7 s: 7 / 21 = 0.333 (switch_useful, T 2 s: 2 / 16 = 0.125)."""
+    min_green_s = np.array([ph.min_green_s for ph in layout.junction.phases], dtype=float)
+    return switch_useful(layout, intergreen_s, cur, np.maximum(min_green_s, switch_service_s)[:, None])
+
+
+def lead_in(j: Intersection, intergreen_s: np.ndarray, cur: int, target: int) -> int:
+    """`[max_pressure] lead_in`: the phase to enter on the way from `cur` to `target`: a phase p whose greens are a
+    strict subset of `target`'s (p -> `target` starts links and stops none), entered sooner than `target`
+    (intergreen_s[cur, p] below intergreen_s[cur, target]) and through which the rest of `target`'s green starts
+    exactly when the change straight there starts it (intergreen_s[cur, p] + p's minimum green + intergreen_s[p,
+    target] equal to intergreen_s[cur, target]: no later, and never sooner than the clearance that change keeps from
+    `cur`'s links, as p -> `target` itself keeps none); the one entered soonest, else `target`. The city's program's
+    own lead-in: a change whose pair intergreens (docs/import.md rule 5) hold some of `target`'s links longer than
+    others starts the others first, where the model's change into `target` starts them all together after the
+    longest. RiLSA_example4 with [timing] pair_intergreens: from N's stage to the main stage 11 s for every link;
+    through E's stage (10 s, its minimum 1 s) E starts at 10 s and W at 11 s, as the program runs it (BENCHMARKS.md,
+    N session 68)."""
+    if target == cur:
+        return target
+    want = j.phases[target].green_links()
+    direct_s = intergreen_s[cur, target]
+    best, best_s = target, direct_s
+    for p, ph in enumerate(j.phases):
+        if p in (cur, target) or not ph.green_links() < want:
+            continue
+        via_s = intergreen_s[cur, p] + ph.min_green_s + intergreen_s[p, target]
+        if intergreen_s[cur, p] < best_s - 1e-9 and abs(via_s - direct_s) <= 1e-9:
+            best, best_s = p, intergreen_s[cur, p]
+    return best
 
 
 def yield_lanes(layout: Layout) -> np.ndarray:
@@ -404,6 +448,7 @@ def phase_pressures(
     head_shift: np.ndarray | None = None,
     once_lanes: np.ndarray | None = None,
     phase_ratio: np.ndarray | None = None,
+    useful: np.ndarray | None = None,
 ) -> np.ndarray:
     """Discounted pressure of every phase (PCU^2/s): the current phase as it stands, the others
     with each newly started movement scaled by T / (T + loss). `exit_ratio`: per movement, the
@@ -418,7 +463,9 @@ def phase_pressures(
     past the advance loop counts once (entry_once_lanes, `spill_entry_once`; without spill_room / spill_reach);
     None: none. `phase_ratio`: (phases, movements) share of its rate each movement keeps in each phase
     (inner_links.inner_link_ratio, `inner_link_room`); None: 1. With Statics.gap_foes ([estimation]
-    permitted_gap_acceptance) the permitted shares follow the opposing flow (gap_acceptance.permitted_service)."""
+    permitted_gap_acceptance) the permitted shares follow the opposing flow (gap_acceptance.permitted_service).
+    `useful`: (phases, movements) the switch factor to weigh with instead of T / (T + L_mk) (change_useful); None:
+    switch_useful's with T = `switch_service_s`."""
     cur = signal.phase
     x = _counted_pcu(layout, est, arrival_s, spill_room, spill_reach, once_lanes)
     if held_pcu is not None:
@@ -433,16 +480,22 @@ def phase_pressures(
     rate = est.sat_flow_pcu_h * free / 3600.0
     red_s = now_s - np.asarray(signal.red_since_s, dtype=float) if signal.red_since_s else np.zeros(len(x))
     weight = rate * x * statics.lane_weight * (1.0 + np.maximum(red_s, 0.0) / wait_scale_s)
-    if statics.useful is not None and statics.useful_switch_s == switch_service_s:
-        useful = statics.useful[cur]
-    else:
-        useful = switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
+    if useful is None:
+        useful = _useful_row(statics, layout, cur, switch_service_s)
     base = statics.service
     if statics.gap_foes is not None:
         base = permitted_service(layout, est, statics.gap_foes, base)
     service = base if phase_ratio is None else base * phase_ratio
     out: np.ndarray = np.add.reduce(service * weight * useful, axis=1)  # = .sum(axis=1), its reduction
     return out
+
+
+def _useful_row(statics: Statics, layout: Layout, cur: int, switch_service_s: float) -> np.ndarray:
+    """switch_useful with phase `cur` in force: Statics.useful's row where it was built with `switch_service_s`."""
+    if statics.useful is not None and statics.useful_switch_s == switch_service_s:
+        out: np.ndarray = statics.useful[cur]
+        return out
+    return switch_useful(layout, statics.intergreen_s, cur, switch_service_s)
 
 
 def _counted_pcu(
@@ -1016,9 +1069,10 @@ class MaxPressurePolicy(Policy):
         Varaiya's downstream term, `exit_room` or `exit_room_held` without `exit_room_held_direct` on (they
         read the learnt links; with `exit_room_held_direct` the pass leaves to decide() only the junctions
         where the rule can act, NetPressure.held_at) or
-        `program_order_share` / `program_order_saturated` / `spill_plan_red` / `spill_plan_green` / `head_block_s` /
-        `spill_entry_once` on (the pass does not apply them; with `head_block_unshared_only`, only where a
-        junction has a lane no stage serves whole, with `head_block_past_city_green` too any lane
+        `program_order_share` / `whole_change` / `lead_in` / `program_order_saturated` / `spill_plan_red` /
+        `spill_plan_green` / `head_block_s` / `spill_entry_once` on (the pass does not apply them; with
+        `head_block_unshared_only`, only where a junction has a lane no stage serves whole, with
+        `head_block_past_city_green` too any lane
         head_of_line.mixed_lanes finds: elsewhere the rule finds no block), and None
         for a subclass that overrides decide() (the pass computes this class's decide, not the
         override). With `pull_upstream` the pass reads the queues held upstream from its own
@@ -1030,6 +1084,8 @@ class MaxPressurePolicy(Policy):
         if (
             type(self).decide is not MaxPressurePolicy.decide
             or p.program_order_share > 0
+            or p.whole_change
+            or p.lead_in
             or p.program_order_saturated
             or p.gap_out_s > 0
             or p.spill_plan_red
@@ -1141,12 +1197,36 @@ class MaxPressurePolicy(Policy):
         if v[best] <= v[cur]:
             tails = state.statics.walker_tails
             return state, PhaseWish(tails[cur] if tails and tails[cur] >= 0 else cur)
+        best = self._whole_change_target(look, stalled, drop, ratio, v, best, partner)
         if self.params.program_order_saturated:
             sat, st, p = saturated_phases(layout, est, cur), state.statics, self.params
             share, disjoint = p.program_order_saturated_share, p.program_order_saturated_disjoint
             best = saturated_successor(v, sat, cur, best, st.service, share, st.intergreen_s, disjoint)
         best = program_successor(v, cur, best, self.params.program_order_share)
+        best = lead_in(layout.junction, state.statics.intergreen_s, cur, best) if self.params.lead_in else best
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    def _whole_change_target(
+        self,
+        look: Look,
+        stalled: np.ndarray | None,
+        drop: np.ndarray | None,
+        ratio: tuple[np.ndarray | None],
+        v: np.ndarray,
+        best: int,
+        partner: StageView | None,
+    ) -> int:
+        """`whole_change`: leaving the phase in force (some phase's pressure `v` above its own), the phase with the
+        highest pressure per second of its whole change (phase_pressures with change_useful) among those whose
+        pressure `v` is above the phase in force's: the switch goes where it would go with the key off or to
+        another phase it would also leave for, never back to the phase in force. `best` (the highest `v`) with the
+        key off or for a pair's leader (`partner`: its pressures hold the follower's, weighed per switch)."""
+        if not self.params.whole_change or partner is not None:
+            return best
+        cur = look.signal.phase
+        useful = change_useful(look.layout, look.state.statics.intergreen_s, cur, self.params.switch_service_s)
+        w = self._pressures(look, stalled, drop, ratio, useful)
+        return int(np.where(v > v[cur], w, -np.inf).argmax())
 
     def _track_every_tick(
         self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView, now_s: float
@@ -1319,10 +1399,12 @@ class MaxPressurePolicy(Policy):
         stalled: np.ndarray | None = None,
         drop: np.ndarray | None = None,
         ratio: tuple[np.ndarray | None] | None = None,
+        useful: np.ndarray | None = None,
     ) -> np.ndarray:
         """phase_pressures with this policy's parameters; `stalled`: the movements that hold no pressure this tick
         (_stalls; None: none); `drop`: PCU to add to each movement's queue besides head_drop_pcu's (stuck_drop_pcu;
-        None: none); `ratio`: (_exit_ratio(look),) when the caller has it (None: read here)."""
+        None: none); `ratio`: (_exit_ratio(look),) when the caller has it (None: read here); `useful`: the switch
+        factor (change_useful; None: switch_useful's)."""
         state, layout, est, signal, now_s, network, held_pcu = look
         p = self.params
         down = p.downstream_weight * network.downstream_queue_pcu(layout.junction.id) if network is not None else None
@@ -1352,6 +1434,7 @@ class MaxPressurePolicy(Policy):
             shift,
             once,
             inner,
+            useful,
         )
 
     def _exit_ratio(self, look: Look) -> np.ndarray | None:
