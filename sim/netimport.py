@@ -508,6 +508,8 @@ def _add_program_fields(
         _add_crossing_transitions(table, program, crossing_m)
     if "crossing_links" in table:
         _crossings_red_at_once(table, plan, program, crossing_m)
+    elif kept:  # no transition written: the red parts entered through the derived change keep the clearance
+        _raise_red_parts(table, program, crossing_m)
     if kept:
         _credit_crossing_clearances(table, crossing_m, t)
 
@@ -526,10 +528,23 @@ def _crossings_red_at_once(
     for ph, g in zip(phases, netprogram.aligned_greens_s(plan, y, r, links)):
         ph["base_green_s"] = g
         ph["max_green_s"] = max(ph["max_green_s"], g)
+    _raise_red_parts(table, program, crossing_m)
+
+
+def _raise_red_parts(table: dict[str, Any], program: netprogram.Program, crossing_m: dict[int, float]) -> None:
+    """Each stage a change that stops only crossings and starts nothing enters (the crossing-red part) held at least
+    the crossing's clearance in the program (netprogram.crossing_clearances_s, else yellow_s + all_red_s) less the
+    shortest way from the crossing's stage through it to a link the crossing is never green with (_walkers_after_s):
+    where the program leaves the clearance to its red part's seconds and its own change after it is short
+    (game_drt_osm: a 5 s red part, then 3 s of yellow), the red part's minimum holds the rest."""
+    phases, y, r = table["phases"], table["yellow_s"], table["all_red_s"]
     clear = dict(netprogram.crossing_clearances_s(program.phases, crossing_m, y + r))
     for _ in phases:  # each pass raises the short red parts; a raised one may shorten no other's way
-        j = parse_intersection(table, "")
-        short = _short_red_parts_s(j, clear, y + r)
+        try:
+            j = parse_intersection(table, "")
+        except JunctionError:  # the import drops what the loader refuses (_parsed): no way to count on
+            return
+        short = _short_red_parts_s(j, clear, y + r, frozenset(crossing_m))
         if not short:
             return
         for k, more_s in short.items():
@@ -537,14 +552,18 @@ def _crossings_red_at_once(
             phases[k]["max_green_s"] = max(phases[k]["max_green_s"], phases[k]["min_green_s"])
 
 
-def _short_red_parts_s(j: Intersection, clear: dict[int, float], whole_s: float) -> dict[int, float]:
-    """Per stage entered at once from a crossing's stage (stops_crossings_only), the seconds its minimum green is
-    short of keeping that crossing's clearance (`clear`, else `whole_s`) before a link it is never green with."""
+def _short_red_parts_s(
+    j: Intersection, clear: dict[int, float], whole_s: float, crossings: frozenset[int]
+) -> dict[int, float]:
+    """Per stage entered from a crossing's stage by a change that stops only `crossings` and starts nothing (at
+    once with crossing_links: stops_crossings_only; else through the derived change), the seconds its minimum green
+    is short of keeping that crossing's clearance (`clear`, else `whole_s`) before a link it is never green with."""
     greens = [ph.green_links() for ph in j.phases]
     every = frozenset().union(*greens)
     out: dict[int, float] = {}
     for a, b in product(range(len(greens)), range(len(greens))):
-        if a == b or j.intergreen_s(a, b) > 0 or not greens[a] - greens[b]:
+        stopped = greens[a] - greens[b]
+        if a == b or not stopped or greens[b] - greens[a] or not stopped <= crossings:
             continue
         for i in greens[a] - greens[b]:
             foes = every - frozenset().union(*(g for g in greens if i in g))

@@ -772,27 +772,36 @@ def crossing_clearances_s(
     """A pedestrian crossing's clearance as the program keeps it: per crossing link, the shortest time from the end
     of its green to the end of the intergreen that follows (the red a crossing shows after its green while the
     vehicles it went with keep theirs, then their yellow and all-red: the walkers' flashing don't-walk), or to the
-    start of a link before that; a phase counted at its minDur where it has one. Only those above limit_s (the
+    start of a link the program never shows green with it before that (a link green with it somewhere, the
+    crossing's own next green among them, needs no clearance from it: a scramble's all-red into its crossings'
+    next green is no clearance); a phase counted at its minDur where it has one. Only those above limit_s (the
     junction's yellow_s + all_red_s, which every change runs already), sorted (docs/import.md rule 7)."""
     phases = tuple(ProgramPhase(p.duration_s if p.min_dur_s is None else p.min_dur_s, p.state) for p in phases)
     green = [frozenset(i for i, c in enumerate(p.state) if c in STAGE_GREEN) for p in phases]
     out = []
     for i in sorted(set(crossings)):
         ends = [k for k in range(len(phases)) if i in green[k - 1] and i not in green[k]]
-        gap = min((_clearance_after_s(phases, green, k) for k in ends), default=0.0)
+        together = frozenset().union(*(g for g in green if i in g))
+        gaps = [_clearance_after_s(phases, green, k, i, together) for k in ends]
+        gap = min((g for g in gaps if g < math.inf), default=0.0)
         if gap > limit_s + 1e-9:
             out.append((i, round(gap, 3)))
     return tuple(out)
 
 
-def _clearance_after_s(phases: tuple[ProgramPhase, ...], green: list[frozenset[int]], k: int) -> float:
-    """From the start of phase k to the first phase after it that starts a link, or that is a stage (greens and no
-    yellow) after a phase with a yellow or no green (the end of the first intergreen) (crossing_clearances_s)."""
+def _clearance_after_s(
+    phases: tuple[ProgramPhase, ...], green: list[frozenset[int]], k: int, crossing: int, together: frozenset[int]
+) -> float:
+    """From the start of phase k to the first phase after it that starts a link not in `together` (the links green
+    with the crossing somewhere), or that is a stage (greens and no yellow) after a phase with a yellow or no green
+    (the end of the first intergreen); inf where the crossing is green again first (crossing_clearances_s)."""
     n, t, cleared = len(phases), 0.0, False
     for step in range(n):
         at = (k + step) % n
         ph = phases[at]
-        if green[at] - green[at - 1] or (cleared and is_stage(ph.state)):
+        if crossing in green[at]:
+            return math.inf
+        if (green[at] - green[at - 1]) - together or (cleared and is_stage(ph.state)):
             return t
         cleared = cleared or not is_stage(ph.state)
         t += ph.duration_s
