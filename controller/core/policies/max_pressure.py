@@ -129,6 +129,7 @@ from controller.core.policies.spill_red import (
     turn_off_room_pcu,
     whole_spill_pcu,
 )
+from controller.core.policies.walker_red import walker_due, walker_plan_red
 from controller.core.safety import SignalView
 from controller.core.shared_lanes import lane_weight
 from controller.core.spillback import blocking_queue_pcu, upstream_queue_pcu
@@ -162,6 +163,10 @@ class Statics:
     gap_foes: YieldFoes | None = None
     # per phase: the stage its vehicles keep their green in once it has run its minimum (walker_tail), or -1
     walker_tails: tuple[int, ...] = ()
+    # where a phase has a walker tail: each crossing's longest red in the program (crossings,) and the phases greening
+    # it (phases, crossings) (walker_red.walker_plan_red); None: none
+    walker_plan_s: np.ndarray | None = None
+    walker_phases: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,8 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
     kept_s = math.nan if switch_service_s is None else switch_service_s
     permitted_only = layout.serves & ~layout.protected
     has_permitted = tuple(bool(row.any()) for row in permitted_only)
+    tails = tuple(walker_tail(j, c, ig) for c in range(len(j.phases)))
+    walkers = walker_plan_red(j, tails)
     return Statics(
         ig,
         service,
@@ -233,7 +240,8 @@ def build_statics(layout: Layout, permitted_sat_ratio: float, switch_service_s: 
         full_green_lanes(layout),
         given_way_lanes(layout),
         YieldFoes.build(layout) if layout.params.permitted_gap_acceptance else None,
-        tuple(walker_tail(j, c, ig) for c in range(len(j.phases))),
+        tails,
+        *(walkers or (None, None)),
     )
 
 
@@ -256,6 +264,23 @@ def walker_tail(j: Intersection, cur: int, intergreen_s: np.ndarray) -> int:
     if any(intergreen_s[tail, k] > intergreen_s[cur, k] + 1e-9 for k in others):
         return -1
     return tail if any(intergreen_s[tail, k] < intergreen_s[cur, k] - 1e-9 for k in others) else -1
+
+
+def walkers_due(st: Statics, signal: SignalView, now_s: float, v: np.ndarray) -> int:
+    """The phase greening a crossing due under walker_red.walker_due (its red at the program's longest), or -1;
+    -1 at a junction whose stages have no walker tail. `v` (phases,) the pressures; read past the minimum green."""
+    if st.walker_plan_s is None or st.walker_phases is None:
+        return -1
+    return walker_due(st.walker_plan_s, st.walker_phases, st.intergreen_s, signal, now_s, v)
+
+
+def stay_phase(st: Statics, j: Intersection, signal: SignalView) -> int:
+    """The phase the policy stays in where no other phase's pressure is higher (past the minimum green): the phase
+    in force, or its walker tail (walker_tail) once it has shown its crossings the green the city's program gives
+    them (its base green): the walkers get the program's walk before the crossing turns red beside its vehicles."""
+    cur, tails = signal.phase, st.walker_tails
+    walked = signal.green_elapsed_s >= j.phases[cur].base_green_s
+    return tails[cur] if tails and tails[cur] >= 0 and walked else cur
 
 
 def switch_useful(
@@ -1189,14 +1214,12 @@ class MaxPressurePolicy(Policy):
             held = self._held_wish(state.hold, layout, est, signal, now_s, v, state, partner)
             if held is not None:
                 return state, held
-        if state.plan_red_s is not None:
-            due = self._spill_due(state.plan_red_s, state, layout, est, signal, now_s, v)
-            if due >= 0:
-                return state, PhaseWish(self.via_clearance(state, layout, est, cur, due, v, partner))
+        due = self._due(state, layout, est, signal, now_s, v)
+        if due >= 0:
+            return state, PhaseWish(self.via_clearance(state, layout, est, cur, due, v, partner))
         best = int(v.argmax())
         if v[best] <= v[cur]:
-            tails = state.statics.walker_tails
-            return state, PhaseWish(tails[cur] if tails and tails[cur] >= 0 else cur)
+            return state, PhaseWish(stay_phase(state.statics, layout.junction, signal))
         best = self._whole_change_target(look, stalled, drop, ratio, v, best, partner)
         if self.params.program_order_saturated:
             sat, st, p = saturated_phases(layout, est, cur), state.statics, self.params
@@ -1205,6 +1228,17 @@ class MaxPressurePolicy(Policy):
         best = program_successor(v, cur, best, self.params.program_order_share)
         best = lead_in(layout.junction, state.statics.intergreen_s, cur, best) if self.params.lead_in else best
         return state, PhaseWish(self.via_clearance(state, layout, est, cur, best, v, partner))
+
+    def _due(
+        self, state: MaxPressureState, layout: Layout, est: Estimate, signal: SignalView, now_s: float, v: np.ndarray
+    ) -> int:
+        """A phase due before the pressures' choice, or -1: `spill_plan_red`'s (_spill_due), else one greening a
+        crossing red for its program's longest red (walkers_due)."""
+        if state.plan_red_s is not None:
+            due = self._spill_due(state.plan_red_s, state, layout, est, signal, now_s, v)
+            if due >= 0:
+                return due
+        return walkers_due(state.statics, signal, now_s, v)
 
     def _whole_change_target(
         self,

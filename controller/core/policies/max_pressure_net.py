@@ -81,6 +81,8 @@ from controller.core.policies.max_pressure import (
     build_statics,
     full_green_lanes,
     held_exit_ratio,
+    stay_phase,
+    walkers_due,
 )
 from controller.core.policies.phases import exit_targets, held_feeds, lane_fifo_ratio, short_exits
 from controller.core.rowsums import RaggedRows
@@ -624,20 +626,26 @@ class NetPressure:
                 m0, m1 = spans[k]
                 since = None if last_s is None else last_s[m0:m1]
                 new = _boxed_state(state, cur, dep[m0:m1], boxed[m0:m1], since)
-                if go_l[k]:
-                    lay, vk = self.layouts[k], v[k, : self.n_phases[k]]
-                    out.append((new, PhaseWish(policy.via_clearance(new, lay, est, cur, best_l[k], vk))))
-                else:
-                    out.append((new, self._stay(k, new, cur, view)))
+                out.append((new, self._wish(k, new, est, view, v[k, : self.n_phases[k]], go_l[k], best_l[k], now_s)))
         return out
 
-    def _stay(self, k: int, state: MaxPressureState, cur: int, view: SignalView) -> PhaseWish:
-        """The wish of junction `k` where no phase's pressure is above the one in force: that phase, or past its
-        minimum green its walker tail (max_pressure.walker_tail), as decide_held wishes."""
-        tails = state.statics.walker_tails
-        if tails and tails[cur] >= 0 and view.green_elapsed_s >= self.min_green_s[k, cur]:
-            return PhaseWish(tails[cur])
-        return self.stay[cur]
+    def _wish(
+        self, k: int, state: MaxPressureState, est: Estimate, view: SignalView, v: np.ndarray, go: bool, best: int,
+        now_s: float,
+    ) -> PhaseWish:  # fmt: skip
+        """The wish of junction `k` (decided by this pass, not in an intergreen), as decide_held wishes: past the
+        minimum green a phase greening a crossing due (max_pressure.walkers_due), else with `go` (a phase's pressure
+        above the one in force) `best`, else the phase in force or its walker tail (max_pressure.stay_phase). `v`
+        (phases,) its pressures."""
+        cur, past_min = view.phase, view.green_elapsed_s >= self.min_green_s[k, view.phase]
+        target = walkers_due(state.statics, view, now_s, v) if past_min else -1
+        if target < 0 and go:
+            target = best
+        if target >= 0:
+            return PhaseWish(self.policy.via_clearance(state, self.layouts[k], est, cur, target, v))
+        if not past_min:
+            return self.stay[cur]
+        return self.stay[stay_phase(state.statics, self.layouts[k].junction, view)]
 
     def _read(self, states: Sequence[MaxPressureState], views: Sequence[SignalView | None], now_s: float) -> _Tick:
         """The tick's signal views and last states as network arrays; a junction whose state or
