@@ -43,7 +43,7 @@ from controller.errors import AdapterError
 from controller.model import VEHICLE_CLASSES, Detector, DetectorReading, Intersection, Snapshot
 from sim.field import FEED_CLASS_OF_VCLASS as KNOWN_VCLASSES
 from sim.field import vehicle_class
-from sim.replay_geh import GEH_OK, geh
+from sim.replay_geh import GEH_OK, counted_once, geh
 from sim.sumo import sumo_home
 
 if TYPE_CHECKING:
@@ -547,7 +547,7 @@ def _entered_between(junctions: Mapping[str, Intersection], counts: Mapping[str,
     """The approach edges whose stop-line loops counted more than their advance loops by GEH >= 5
     (`counts`: loop -> vehicles over the window, both summed over the approach's lanes)."""
     sums: dict[str, dict[str, int]] = defaultdict(lambda: {"stop": 0, "advance": 0})
-    for d in (d for j in junctions.values() for d in j.detectors):
+    for d in counted_once(d for j in junctions.values() for d in j.detectors):
         sums[d.lane.rsplit("_", 1)[0]][d.kind] += int(counts.get(d.id, 0))
     return {e for e, n in sums.items() if n["stop"] > n["advance"] and geh(n["stop"], n["advance"]) >= GEH_OK}
 

@@ -13,16 +13,17 @@ either are left out (trivially equal).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-from controller.model import VEHICLE_CLASSES, Intersection
+from controller.model import VEHICLE_CLASSES, Detector, Intersection
 
 GEH_OK = 5.0
 TARGET_SHARE = 0.85
+NOT_COUNTED = ""  # count_sites' site of a shared loop's other rows: their vehicles are its first row's
 
 
 def geh(modelled_veh_h: float, counted_veh_h: float) -> float:
@@ -103,7 +104,22 @@ def count_sites(junctions: Mapping[str, Intersection]) -> dict[str, str]:
     demand. An approach that widens into turning pockets has its advance loops partly upstream
     of the widening (on the edge before) and partly on it; they are one cross-section of the
     approach, so one site."""
-    return {d.id: f"{d.lane.rsplit('_', 1)[0]}:{d.kind}" for j in junctions.values() for d in j.detectors}
+    dets = [d for j in junctions.values() for d in j.detectors]
+    once = {d.id for d in counted_once(dets)}
+    return {d.id: f"{d.lane.rsplit('_', 1)[0]}:{d.kind}" if d.id in once else NOT_COUNTED for d in dets}
+
+
+def counted_once(detectors: Iterable[Detector]) -> Iterator[Detector]:
+    """The loops, each once: a loop past a split (sim/loops.py, [detectors] advance_past_split) has a row for each
+    lane it counts for, at one place (`at_lane`, `pos_m`; `shared_by` > 1), and each row counts every vehicle over
+    it: its first row stands for the loop."""
+    seen: set[tuple[str, float]] = set()
+    for d in detectors:
+        if d.shared_by > 1:
+            if (d.at_lane, d.pos_m) in seen:
+                continue
+            seen.add((d.at_lane, d.pos_m))
+        yield d
 
 
 def _per_period(
@@ -116,12 +132,13 @@ def _per_period(
     k = np.floor((start - from_s) / period_s + 1e-9).astype(int)
     loops = det["detector"].cast(pa.string()).to_numpy(zero_copy_only=False)
     names = np.array([sites.get(d, d) for d in loops], dtype=object)
+    keep &= names != NOT_COUNTED
     veh = sum(det[c].to_numpy().astype(np.int64) for c in VEHICLE_CLASSES)
     out: dict[tuple[str, int], int] = {}
     for name, kk, n in zip(names[keep], k[keep], veh[keep]):
         key = (str(name), int(kk))
         out[key] = out.get(key, 0) + int(n)
-    for name in np.unique(names):  # loops that counted nothing in a period still count 0
+    for name in np.unique(names[names != NOT_COUNTED]):  # loops that counted nothing in a period still count 0
         for kk in range(math.ceil((to_s - from_s) / period_s)):
             out.setdefault((str(name), kk), 0)
     return out

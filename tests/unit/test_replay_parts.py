@@ -239,6 +239,25 @@ def test_a_counting_site_is_the_approach_a_loop_measures_for(tmp_path):
     assert sites == {"a0": "P:advance", "a1": "P:advance", "s0": "P:stop"}
 
 
+def test_a_loop_past_a_split_is_one_loop_of_its_site():
+    """A loop past a split ([detectors] advance_past_split) has a row for each pocket it counts for, at one place,
+    each counting every vehicle over it (D, session 68): the site counts it once, not once per row."""
+    from controller.model import Detector, Intersection
+
+    dets = (
+        Detector("a1", "P_1", "advance", 20.0, 60.0, at_lane="U_0", shared_by=2),
+        Detector("a2", "P_2", "advance", 20.0, 60.0, at_lane="U_0", shared_by=2),
+        Detector("s1", "P_1", "stop", 50.0, 2.0),
+        Detector("s2", "P_2", "stop", 50.0, 2.0),
+    )
+    sites = count_sites({"J": Intersection("J", 0, (), (), dets, 3.0, 2.0, 30.0, 120.0, 120.0, 0.0)})
+    assert sites == {"a1": "P:advance", "a2": "", "s1": "P:stop", "s2": "P:stop"}
+    counted = table([(t, loop, 1) for t in range(1, 901) for loop in ("a1", "a2")])
+    modelled = table([(t, loop, 1 if t <= 450 else 0) for t in range(1, 901) for loop in ("a1", "a2")])
+    rows = compare_counts(counted, modelled, 0.0, 900.0, sites).hourly
+    assert [(r.detector, r.counted_veh_h, r.modelled_veh_h) for r in rows] == [("P:advance", 3600.0, 1800.0)]
+
+
 def test_a_counted_edge_no_candidate_passes_gets_routes_through_it(tmp_path):
     _junctions, net = tiny(tmp_path, {})
     out = covering_routes(net, [], ["B", "A"], "bus", tmp_path / "cover.xml")
@@ -536,6 +555,10 @@ def test_a_candidate_route_starting_past_an_approachs_advance_loops_starts_befor
     junctions = {"c": replace(junctions["c"], detectors=(junctions["c"].detectors[0], stop_loop("s", "A_0")))}
     assert ways_in_past_advance_loops(junctions, net, counts={"a": 300, "s": 310}) == {"A": ("U",)}
     assert ways_in_past_advance_loops(junctions, net, counts={"a": 200, "s": 310}) == {}  # traffic enters on A
+    a = junctions["c"].detectors[0]
+    shared = (replace(a, shared_by=2), replace(a, id="b", shared_by=2))
+    junctions = {"c": replace(junctions["c"], detectors=(*shared, stop_loop("s", "A_0")))}  # one loop, two rows
+    assert ways_in_past_advance_loops(junctions, net, counts={"a": 200, "b": 200, "s": 310}) == {}  # counted once
     junctions, net = approach(tmp_path, {"a": ("A_0", "A_0", 0.0)})
     assert ways_in_past_advance_loops(junctions, net) == {"A": ("U",)}
     assert edges_past_advance_loops(junctions, net, "motorcycle") == {"A"}
