@@ -2,7 +2,7 @@
 
     python -m sim.clearance_audit additional NET.net.xml STATES.xml OUT.add.xml
         # a SaveTLSStates timed event per traffic light of the network, written to STATES.xml
-    python -m sim.clearance_audit audit STATES.xml INTERSECTIONS_DIR [--json OUT.json] [--all]
+    python -m sim.clearance_audit audit STATES.xml INTERSECTIONS_DIR [--json OUT.json] [--reference FIXED.json]
 
 A run: `run_controller.py simulate CFG --out D --policy P -- --seed 1 --end 900 --additional-files OUT.add.xml`
 (simulate adds the user's additional files to the scenario's), then `audit` on STATES.xml and D/intersections.
@@ -17,8 +17,11 @@ compared with two floors:
 - `change`: the junction's `yellow_s + all_red_s`, for every conflicting pair.
 
 A pair under a floor is listed with the seconds short, the times, and the stage path between (the model's
-phase indices of the records from i's last green to k's first, a record in no stage left out). The controller
-is not touched: the states are SUMO's, the floors the junction files'."""
+phase indices of the records from i's last green to k's first, a record in no stage left out). `--reference`:
+the `--json` of the same network under policy fixed (the city's program); only the shortfalls shorter than that
+run's shortest of the same pair are listed (the city's own program runs some pairs under yellow + all-red: a
+staggered start, a link that keeps 'o' through a change). The controller is not touched: the states are
+SUMO's, the floors the junction files'."""
 
 from __future__ import annotations
 
@@ -205,6 +208,22 @@ def write_additional(net_file: Path, states_path: Path, out: Path) -> Path:
     return out
 
 
+def shorter_than_reference(short: Iterable[Shortfall], reference_json: Path) -> list[Shortfall]:
+    """The shortfalls shorter than the reference run's (`audit --json` of the city's program, policy fixed)
+    shortest clearance of the same pair: the ones the city's own program does not run (a pair it never
+    ended and started: no reference, listed)."""
+    try:
+        rows = json.loads(reference_json.read_text())["seen"]
+        ref_s = {(r["junction"], r["link_ended"], r["link_started"]): float(r["clearance_s"]) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DefinitionError(str(reference_json), "seen", f"not an audit --json file: {exc}") from exc
+    return [s for s in short if s.seen.clearance_s < ref_s.get(_pair(s.seen), float("inf")) - TOLERANCE_S]
+
+
+def _pair(c: Clearance) -> tuple[str, int, int]:
+    return c.junction, c.link_ended, c.link_started
+
+
 def describe(s: Shortfall) -> str:
     c = s.seen
     path = " -> ".join(str(p) for p in c.path) or "-"
@@ -225,18 +244,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("states", type=Path)
     run.add_argument("intersections", type=Path)
     run.add_argument("--json", type=Path, help="write every pair's shortest clearance and the shortfalls")
+    run.add_argument("--reference", type=Path, help="the city's program's run (--json): list only shorter ones")
     args = ap.parse_args(argv)
     if args.cmd == "additional":
         print(write_additional(args.net, args.states, args.out))
         return 0
     seen, short = audit(args.states, args.intersections)
+    if args.json:
+        args.json.write_text(json.dumps({"seen": [asdict(c) for c in seen], "short": [asdict(s) for s in short]}))
+    if args.reference:
+        short = shorter_than_reference(short, args.reference)
+        print(f"shorter than the reference run {args.reference}:")
     for name in ("table", "change"):
         listed = [s for s in short if s.floor == name]
         print(f"{name}: {len(listed)} pairs under the floor (of {len(seen)} conflicting pairs seen)")
         for s in sorted(listed, key=lambda s: -s.short_s):
             print("  " + describe(s))
-    if args.json:
-        args.json.write_text(json.dumps({"seen": [asdict(c) for c in seen], "short": [asdict(s) for s in short]}))
     return 0
 
 

@@ -10,7 +10,7 @@ import pytest
 import tomli_w
 
 from controller.errors import DefinitionError
-from sim.clearance_audit import audit, write_additional
+from sim.clearance_audit import audit, shorter_than_reference, write_additional
 from tests.junction_fixtures import two_phase_raw
 
 # links: 0 N_T, 1 E_T, 2 S_T, 3 W_T; N and E conflict (the table keeps 0>1 at 9 s, the change is 3 + 2 s)
@@ -67,3 +67,14 @@ def test_the_additional_file_saves_every_light_of_the_network(tmp_path):
     net.write_text('<net><tlLogic id="A"/><tlLogic id="B"/><tlLogic id="A" programID="1"/></net>')
     text = write_additional(net, tmp_path / "s.xml", tmp_path / "a.add.xml").read_text()
     assert text.count("SaveTLSStates") == 2 and 'source="A"' in text and 'source="B"' in text
+
+
+def test_the_reference_keeps_only_what_the_city_never_ran_as_short(tmp_path):
+    _seen, short = audit(states_file(tmp_path, SHORT), junction_folder(tmp_path))
+    ref = tmp_path / "fixed.json"
+    ref.write_text('{"seen": [{"junction": "J", "link_ended": 1, "link_started": 0, "clearance_s": 3.0}]}')
+    kept = shorter_than_reference(short, ref)
+    assert [(s.floor, s.seen.link_ended) for s in kept] == [("table", 0)]  # 1>0 at 3 s: the city's own
+    ref.write_text("{}")
+    with pytest.raises(DefinitionError, match="fixed.json"):
+        shorter_than_reference(short, ref)
