@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -760,6 +760,11 @@ class LaneState:
             z,
             np.zeros((TRANSIT_HISTORY_TICKS, n)),
         )
+
+
+# LaneState's fields of one value a lane, in order (adv_recent_pcu, a tick history, aside): the rows
+# netestimate joins per lane and lanerows' compiled loops read
+LANE_ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LaneState) if f.name != "adv_recent_pcu")
 
 
 class LaneCut(Cut, LaneState):

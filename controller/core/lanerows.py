@@ -26,25 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from controller.core.estimation import TRANSIT_HISTORY_TICKS, LaneState, _LaneArrays, _LaneSignals, _Readings
+from controller.core.estimation import (
+    LANE_ROW_FIELDS,
+    TRANSIT_HISTORY_TICKS,
+    LaneState,
+    _LaneArrays,
+    _LaneSignals,
+    _Readings,
+)
 
 # rows of the lanes' state in (and out of) the loops: LaneState's fields in order, then arr and dep (out)
-_STATE = (
-    "queue_pcu",
-    "hidden_pcu",
-    "flow_pcu_h",
-    "dep_flow_pcu_h",
-    "green_s",
-    "stop_empty_s",
-    "adv_standing_s",
-    "adv_speed_mps",
-    "sat_pcu",
-    "sat_s",
-    "block",
-    "count_stop_pcu",
-    "count_adv_pcu",
-    "flow_seen",
-)
+_STATE = LANE_ROW_FIELDS
 Q, H, FLOW, DEP_FLOW, GREEN, STOP_EMPTY, ADV_STAND, ADV_SPEED, SAT_PCU, SAT_S, BLOCK, C_STOP, C_ADV, SEEN = range(14)
 ARR, DEP, TRANSIT = 14, 15, 16  # rows of the out array beyond the state (TRANSIT: scratch, not returned)
 # rows of the signals (bool): _LaneSignals' fields in order

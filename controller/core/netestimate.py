@@ -30,6 +30,7 @@ import numpy as np
 
 from controller.core.cuts import Cut, Fields, cut_at, joined_source
 from controller.core.estimation import (
+    LANE_ROW_FIELDS,
     DetectorHealth,
     Estimate,
     EstimationParams,
@@ -55,22 +56,6 @@ from controller.core.feedarrays import DetectorFrame, FrameLayout
 from controller.core.lanerows import update_lanes
 from controller.model import VEHICLE_CLASSES, Snapshot
 
-_LANE_FIELDS = (
-    "queue_pcu",
-    "hidden_pcu",
-    "flow_pcu_h",
-    "dep_flow_pcu_h",
-    "green_s",
-    "stop_empty_s",
-    "adv_standing_s",
-    "adv_speed_mps",
-    "sat_pcu",
-    "sat_s",
-    "block",
-    "count_stop_pcu",
-    "count_adv_pcu",
-    "flow_seen",
-)
 _HEALTH_FIELDS = ("on_s", "silent_s", "ref_veh", "missing_s", "implausible", "faulty")
 
 
@@ -568,7 +553,7 @@ def _network_state(ests: Sequence[Estimate], cache: StateCache | None) -> tuple[
         return np.concatenate([getattr(getattr(e, kind), name) for e in ests], axis=axis)
 
     L = whole[0] or LaneState(
-        **{f: cat("lanes", f) for f in _LANE_FIELDS}, adv_recent_pcu=cat("lanes", "adv_recent_pcu", 1)
+        **{f: cat("lanes", f) for f in LANE_ROW_FIELDS}, adv_recent_pcu=cat("lanes", "adv_recent_pcu", 1)
     )
     h = whole[1] or DetectorHealth(**{f: cat("health", f) for f in _HEALTH_FIELDS})
     return L, h
